@@ -10,24 +10,33 @@ from typing import Any
 
 
 def setup_logging(log_file: str | Path | None = None, level: int = logging.INFO) -> logging.Logger:
-    """Send `eegslim.*` log records to `log_file` (appended) and to stderr; return the package logger."""
+    """Send `eegslim.*` log records to `log_file` (or to stderr without one); return the package logger."""
     logger = logging.getLogger("eegslim")
     logger.setLevel(level)
     logger.handlers.clear()
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if log_file is not None:
+    if log_file is None:
+        handler: logging.Handler = logging.StreamHandler(sys.stderr)
+    else:
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_file, mode="w", encoding="utf-8"))
-    for handler in handlers:
-        handler.setFormatter(fmt)
-        logger.addHandler(handler)
+        handler = logging.FileHandler(log_file, mode="w", encoding="utf-8")
+    handler.setFormatter(fmt)
+    logger.addHandler(handler)
     logger.propagate = False
     return logger
 
 
-def log_settings(logger: logging.Logger, rule: str, inputs: Any, settings: Any) -> None:
-    """First lines of every rule's log: what it reads and with which settings."""
-    logger.info("rule %s", rule)
-    logger.info("inputs: %s", json.dumps(inputs, sort_keys=True, default=str))
-    logger.info("settings: %s", json.dumps(settings, sort_keys=True, default=str))
+def start_rule(smk: Any) -> logging.Logger:
+    """Set up logging for a Snakemake `script:` job and log its inputs, outputs and settings first."""
+    logger = setup_logging(smk.log[0] if smk.log else None)
+    logger.info("rule %s, wildcards %s, threads %d", smk.rule, dict(smk.wildcards), smk.threads)
+    for what, files in (("inputs", smk.input), ("outputs", smk.output), ("settings", smk.params)):
+        named = dict(files.items()) or list(files)
+        logger.info("%s: %s", what, json.dumps(named, sort_keys=True, default=str))
+
+    def log_uncaught(exc_type, exc, tb):  # the failure lands in the rule's log too, not only on stderr
+        logger.error("failed: %s", exc, exc_info=(exc_type, exc, tb))
+        sys.__excepthook__(exc_type, exc, tb)
+
+    sys.excepthook = log_uncaught
+    return logger

@@ -1,0 +1,20 @@
+"""Snakemake `report`: aggregate every metrics.json into results/report.html and CSV tables."""
+
+import json
+from pathlib import Path
+
+from eegslim.logs import start_rule
+from eegslim.stages import report
+
+start_rule(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
+datasets = snakemake.params.datasets
+report.run(
+    metrics_files=list(snakemake.input.metrics),
+    dataset_files={
+        ds: {"summary": summary, "split": split}
+        for ds, summary, split in zip(datasets, snakemake.input.summaries, snakemake.input.splits, strict=True)
+    },
+    out_html=snakemake.output.html,
+    tables_dir=Path(snakemake.output.results).parent,
+    report_cfg=json.loads(snakemake.params.settings),
+)

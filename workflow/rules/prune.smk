@@ -1,0 +1,21 @@
+rule prune:
+    input:
+        **model_files("results/{ds}/{model}/baseline/seed{seed}"),
+        h5="results/{ds}/windows.h5",
+        split="results/{ds}/splits.json",
+    output:
+        **model_files("results/{ds}/{model}/prune/{method}/{ratio}/{recovery}/seed{seed}"),
+    params:
+        settings=flat(grid_settings()),
+    log:
+        "logs/prune/{ds}/{model}/{method}/{ratio}/{recovery}/seed{seed}.log",
+    benchmark:
+        "logs/benchmarks/prune/{ds}/{model}/{method}/{ratio}/{recovery}/seed{seed}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    conda:
+        ENV
+    script:
+        "../../scripts/prune.py"

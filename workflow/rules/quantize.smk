@@ -1,0 +1,23 @@
+rule quantize:
+    input:
+        **model_files("results/{ds}/{model}/{mdir}"),
+        h5="results/{ds}/windows.h5",
+        split="results/{ds}/splits.json",
+    output:
+        models=expand("results/{{ds}}/{{model}}/{{mdir}}/onnx/{variant}/model.onnx", variant=VARIANTS),
+        metrics=expand("results/{{ds}}/{{model}}/{{mdir}}/onnx/{variant}/metrics.json", variant=VARIANTS),
+    params:
+        variants=VARIANTS,
+        settings=flat({k: v for k, v in config["quantize"].items() if k != "variants"}),
+    log:
+        "logs/quantize/{ds}/{model}/{mdir}.log",
+    benchmark:
+        "logs/benchmarks/quantize/{ds}/{model}/{mdir}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        ENV
+    script:
+        "../../scripts/quantize.py"

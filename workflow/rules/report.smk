@@ -1,0 +1,25 @@
+rule report:
+    input:
+        metrics=all_metrics(),
+        summaries=expand("results/{ds}/summary.json", ds=DATASETS),
+        splits=expand("results/{ds}/splits.json", ds=DATASETS),
+    output:
+        html="results/report.html",
+        results="results/tables/results.csv",
+        datasets="results/tables/datasets.csv",
+        summaries=expand("results/tables/summary_{ds}.csv", ds=DATASETS),
+    params:
+        datasets=DATASETS,
+        settings=flat(config["report"]),
+    log:
+        "logs/report.log",
+    benchmark:
+        "logs/benchmarks/report.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        ENV
+    script:
+        "../../scripts/report.py"

@@ -1,0 +1,49 @@
+# One training loop for every model: `train` fits the EEGNet baseline, `finetune` the transformer.
+
+
+rule train:
+    input:
+        h5="results/{ds}/windows.h5",
+        split="results/{ds}/splits.json",
+    output:
+        **model_files("results/{ds}/eegnet/baseline/seed{seed}"),
+    params:
+        model="eegnet",
+        model_cfg=flat(config["eegnet"]),
+        train_cfg=flat(config["train"]),
+    log:
+        "logs/train/{ds}/eegnet/seed{seed}.log",
+    benchmark:
+        "logs/benchmarks/train/{ds}/eegnet/seed{seed}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    conda:
+        ENV
+    script:
+        "../../scripts/train.py"
+
+
+rule finetune:
+    input:
+        h5="results/{ds}/windows.h5",
+        split="results/{ds}/splits.json",
+    output:
+        **model_files("results/{ds}/labram/baseline/seed{seed}"),
+    params:
+        model="labram",
+        model_cfg=flat(config["labram"]),
+        train_cfg=flat(config["finetune"]),
+    log:
+        "logs/finetune/{ds}/labram/seed{seed}.log",
+    benchmark:
+        "logs/benchmarks/finetune/{ds}/labram/seed{seed}.tsv"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=240,
+    conda:
+        ENV
+    script:
+        "../../scripts/train.py"
