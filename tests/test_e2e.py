@@ -1,0 +1,112 @@
+"""End to end: the demo DAG with a tiny overlay config, its report, its metrics, and what reruns."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from eegslim.metrics import METRIC_KEYS
+from smk import REPO, planned_jobs, snakemake
+
+pytestmark = pytest.mark.e2e
+TINY = REPO / "tests/configs/tiny.yaml"
+
+
+def merged_config() -> dict:
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    for key, value in yaml.safe_load(TINY.read_text()).items():
+        if isinstance(value, dict) and key != "datasets":
+            cfg[key].update(value)
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("demo")
+    snakemake(workdir, "results/report.html", configs=(TINY,))
+    return workdir
+
+
+def metrics_records(workdir: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((workdir / "results").rglob("metrics.json"))]
+
+
+def test_report_shows_both_demo_datasets(demo):
+    html = (demo / "results/report.html").read_text()
+    for ds in ("demo_sleep", "demo_rest"):
+        assert ds in html
+        assert (demo / f"results/tables/summary_{ds}.csv").stat().st_size > 0
+    assert html.count("data:image/png;base64,") >= 4
+    assert "http://" not in html and "https://" not in html.replace("https://json-schema", "")
+    for word in ("balanced", "int8", "l1_structured", "magnitude_global"):
+        assert word in html
+
+
+def test_every_metrics_json_is_complete_and_in_range(demo):
+    cfg = merged_config()
+    records = metrics_records(demo)
+    grid = len(cfg["prune"]["methods"]) * len(cfg["prune"]["ratios"]) * len(cfg["prune"]["recoveries"])
+    n_models = len(cfg["datasets"]) * len(cfg["models"]) * (1 + grid)
+    assert len(records) == n_models * (1 + len(cfg["quantize"]["variants"]))
+    for rec in records:
+        assert set(METRIC_KEYS) <= set(rec), set(METRIC_KEYS) - set(rec)
+        for key in ("accuracy", "balanced_accuracy", "macro_f1"):
+            assert 0.0 <= rec[key] <= 1.0
+        assert -1.0 <= rec["cohen_kappa"] <= 1.0
+        assert 0 < rec["nonzero_params"] <= rec["params"]
+        assert rec["file_bytes"] > 0 and 0 < rec["gzip_bytes"]
+        assert rec["n_test"] > 0
+        if rec["stage"] == "quantize":
+            assert rec["latency_ms_b1"] > 0 and math.isfinite(rec["latency_ms_b1"])
+
+
+def test_eegnet_is_clearly_above_chance(demo):
+    for rec in metrics_records(demo):
+        if rec["model"] == "eegnet" and rec["stage"] == "baseline":
+            assert rec["balanced_accuracy"] > rec["chance_balanced_accuracy"] + 0.15, rec
+
+
+def test_pruning_and_quantization_really_compress(demo):
+    by_key = {(r["dataset"], r["model"], r["stage"], r["method"], r["variant"]): r for r in metrics_records(demo)}
+    for (ds, model, stage, method, variant), rec in by_key.items():
+        base = by_key[(ds, model, "baseline", None, "torch")]
+        if stage == "prune" and method == "l1_structured":
+            assert rec["params"] < base["params"]
+        if stage == "prune" and method == "magnitude_global":
+            assert rec["params"] == base["params"] and rec["nonzero_params"] < 0.6 * base["nonzero_params"]
+        if variant == "int8_dynamic" and model == "labram":
+            fp32 = by_key[(ds, model, stage, method, "fp32")]
+            assert rec["file_bytes"] < 0.5 * fp32["file_bytes"]
+
+
+def test_logs_start_with_inputs_and_settings(demo):
+    log = next((demo / "logs/train").rglob("*.log")).read_text().splitlines()
+    assert "rule train" in log[0]
+    assert any("settings:" in line for line in log[:5]) and any("epoch" in line for line in log)
+
+
+def test_nothing_changed_plans_nothing(demo):
+    proc = snakemake(demo, "-n", "results/report.html", configs=(TINY,))
+    assert planned_jobs(proc.stdout) == {}, proc.stdout[-2000:]
+
+
+def test_new_prune_ratio_plans_only_the_new_jobs(demo, tmp_path):
+    overlay = tmp_path / "ratios.yaml"
+    overlay.write_text("prune: {ratios: [0.5, 0.25]}\n")
+    cfg = merged_config()
+    new_models = len(cfg["datasets"]) * len(cfg["models"]) * len(cfg["prune"]["methods"])
+    proc = snakemake(demo, "-n", "results/report.html", configs=(TINY, overlay))
+    assert planned_jobs(proc.stdout) == {"prune": new_models, "quantize": new_models, "report": 1}
+
+
+def test_prune_setting_reruns_prune_quantize_report_only(demo, tmp_path):
+    overlay = tmp_path / "epochs.yaml"
+    overlay.write_text("prune: {epochs: 3}\n")
+    cfg = merged_config()
+    n_pruned = len(cfg["datasets"]) * len(cfg["models"]) * len(cfg["prune"]["methods"])
+    proc = snakemake(demo, "-n", "results/report.html", configs=(TINY, overlay))
+    assert planned_jobs(proc.stdout) == {"prune": n_pruned, "quantize": n_pruned, "report": 1}

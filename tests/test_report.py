@@ -1,0 +1,252 @@
+"""The report stage on synthetic metrics.json files: tables, aggregates, budget choice, HTML safety and errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import pandas as pd
+import pytest
+
+from eegslim.metrics import METRIC_KEYS, metrics_record
+from eegslim.stages import report
+
+BASE_PARAMS = {"eegnet": 3000, "labram": 50000}
+BASE_BA = {"eegnet": 0.82, "labram": 0.86}
+# Balanced-accuracy loss of the pruned checkpoint per (method, ratio); int8 loses another 0.002.
+DROP = {("l1_structured", 0.3): 0.002, ("l1_structured", 0.5): 0.006, ("l1_structured", 0.7): 0.05,
+        ("magnitude_global", 0.3): 0.0, ("magnitude_global", 0.5): 0.004, ("magnitude_global", 0.7): 0.02}
+METHODS, RATIOS, VARIANTS = ("l1_structured", "magnitude_global"), (0.3, 0.5, 0.7), ("torch", "fp32", "int8_dynamic")
+
+
+def sizes(model, method, ratio, variant):
+    """params, nonzero params, file bytes, gzip bytes and latency of one synthetic model."""
+    base = BASE_PARAMS[model]
+    params = base * (1 - ratio) if method == "l1_structured" else base
+    nonzero = base * (1 - ratio) if method else base
+    per_weight = 1 if variant == "int8_dynamic" else 4
+    file_bytes = params * per_weight + 1000
+    gzip_bytes = nonzero * per_weight * 0.9 + 500
+    latency = None if variant == "torch" else params / base * (0.5 if variant == "int8_dynamic" else 1.0)
+    return int(params), int(nonzero), int(file_bytes), int(gzip_bytes), latency
+
+
+def write_record(root, ds, model, method, ratio, variant, seed, ba, latency="auto"):
+    params, nonzero, file_bytes, gzip_bytes, lat = sizes(model, method, ratio, variant)
+    stage = "baseline" if variant == "torch" and not method else "prune" if variant == "torch" else "quantize"
+    rec = metrics_record(
+        dataset=ds, model=model, stage=stage, method=method, ratio=ratio, recovery="finetune" if method else None,
+        variant=variant, seed=seed, params=params, nonzero_params=nonzero, macs=params * 10,
+        file_bytes=file_bytes, gzip_bytes=gzip_bytes, accuracy=ba + 0.03, balanced_accuracy=ba,
+        macro_f1=ba - 0.02, cohen_kappa=ba - 0.2, n_test=400, latency_ms_b1=lat if latency == "auto" else latency,
+        latency_ms_b64=None if lat is None else lat * 20, n_classes=5, chance_accuracy=0.4,
+        chance_balanced_accuracy=0.2,
+    )
+    if variant == "int8_dynamic":
+        rec.update(agreement_fp32=0.99, cpu_flags=["avx2", "avx512_vnni"])
+    where = f"{method}/{ratio}/finetune" if method else "baseline"
+    path = root / ds / model / where / variant / f"seed{seed}" / "metrics.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(rec))
+    return str(path)
+
+
+def write_grid(root, ds, pruned=True):
+    """Baseline + 2 methods × 3 ratios, each as torch/fp32/int8 variants; two seeds for EEGNet's baseline and
+    its l1_structured 0.5 models (±0.02 around the mean); LaBraM's magnitude 0.3 int8 has no latency."""
+    files = []
+    configs = [(None, None)] + ([(m, r) for m in METHODS for r in RATIOS] if pruned else [])
+    for model in BASE_PARAMS:
+        for method, ratio in configs:
+            for variant in VARIANTS:
+                ba = BASE_BA[model] - DROP.get((method, ratio), 0.0) - (0.002 if variant == "int8_dynamic" else 0)
+                two = model == "eegnet" and method in (None, "l1_structured") and ratio in (None, 0.5)
+                for seed, offset in ((0, -0.02), (1, 0.02)) if two else ((0, 0.0),):
+                    no_latency = (model, method, ratio, variant) == ("labram", "magnitude_global", 0.3, "int8_dynamic")
+                    files.append(write_record(root, ds, model, method, ratio, variant, seed, ba + offset,
+                                              latency=None if no_latency else "auto"))
+    return files
+
+
+def write_dataset_files(root, ds, shared_subject=None, skipped_reason="flat signal"):
+    summary = {
+        "dataset": ds, "recordings_read": 10,
+        "recordings_skipped": [{"recording": "sub-09_ses-1", "reason": skipped_reason}],
+        "windows_per_class": {"W": 300, "N1": 100, "N2": 400, "N3": 150, "REM": 50},
+        "windows_per_subject": {f"s{i}": 100 for i in range(10)},
+        "channels_kept": ["Fpz-Cz", "Pz-Oz"], "channels_dropped": ["EOG"],
+    }
+    test_subjects = ["s8", "s9"] + ([shared_subject] if shared_subject else [])
+    split = {
+        "protocol": "subject", "seed": 0, "train": list(range(600)), "val": list(range(600, 800)),
+        "test": list(range(800, 1000)),
+        "subjects": {"train": [f"s{i}" for i in range(6)], "val": ["s6", "s7"], "test": test_subjects},
+        "audit": {"shared_subjects": {"train/test": [shared_subject] if shared_subject else []},
+                  "shared_sessions": {}, "shared_recordings": {}},
+    }
+    (root / ds).mkdir(parents=True, exist_ok=True)
+    (root / ds / "summary.json").write_text(json.dumps(summary))
+    (root / ds / "splits.json").write_text(json.dumps(split))
+    return {"summary": str(root / ds / "summary.json"), "split": str(root / ds / "splits.json")}
+
+
+def section(page, ds):
+    """The HTML of one dataset's section."""
+    return page.split(f"<h2>{ds}</h2>")[1].split("</section>")[0]
+
+
+PUBLISHED = {"sleep_edf": [{"model": "AttnSleep", "metric": "accuracy", "value": 0.844, "source": "AttnSleep"}]}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Two datasets, full grid; bids_rest has no summary.json and a subject shared between train and test."""
+    root = tmp_path_factory.mktemp("results")
+    files = write_grid(root, "sleep_edf") + write_grid(root, "bids_rest")
+    ds_files = {"sleep_edf": write_dataset_files(root, "sleep_edf"),
+                "bids_rest": {"split": write_dataset_files(root, "bids_rest", shared_subject="s0")["split"]}}
+    out_html, tables = root / "report.html", root / "tables"
+    report.run(files, ds_files, out_html, tables, {"accuracy_budget": 0.01, "published": PUBLISHED})
+    return {"root": root, "files": files, "ds_files": ds_files, "html": out_html.read_text(encoding="utf-8"),
+            "tables": tables}
+
+
+def test_html_has_both_sections_embedded_images_and_no_external_links(built):
+    page = built["html"]
+    for ds in ("sleep_edf", "bids_rest"):
+        assert re.search(rf'<section id="ds\d-{ds.replace("_", "-")}"><h2>{ds}</h2>', page)
+        assert f'href="#ds' in page
+    assert page.count("data:image/png;base64,") == 4  # two figures per dataset
+    assert not re.search(r"(src|href)=\"https?://", page) and "<script" not in page
+    assert "published result on the real data, not comparable to the demo" in page.lower()
+    assert "unstructured" in page.lower() and "gzip" in page and "onnxruntime dynamic quantization" in page
+
+
+def test_dataset_summary_leakage_and_missing_summary(built):
+    page = built["html"]
+    sleep, bids = section(page, "sleep_edf"), section(page, "bids_rest")
+    assert 'class="ok">Leakage audit: no subject shared between train/val/test' in sleep
+    assert "sub-09_ses-1: flat signal" in sleep and "Fpz-Cz, Pz-Oz" in sleep
+    assert "no summary file given" in bids
+    assert 'class="bad">Leakage audit: subjects: train/test shared: s0' in bids
+    datasets = pd.read_csv(built["tables"] / "datasets.csv")
+    assert list(datasets["dataset"]) == ["bids_rest", "sleep_edf"]
+    row = datasets.set_index("dataset").loc["sleep_edf"]
+    assert (row["windows"], row["subjects"], row["classes"], row["recordings_read"], row["recordings_skipped"]) \
+        == (1000, 10, 5, 10, 1)
+    assert (row["train_windows"], row["val_windows"], row["test_windows"], row["test_subjects"]) == (600, 200, 200, 2)
+    assert row["chance_balanced_accuracy"] == pytest.approx(0.2)
+    bids = datasets.set_index("dataset").loc["bids_rest"]
+    assert pd.isna(bids["windows"]) and bids["notes"] == "no summary file given"
+    assert "s0" in bids["leakage_audit"]
+
+
+def test_results_csv_has_every_record_in_stable_order(built):
+    results = pd.read_csv(built["tables"] / "results.csv")
+    assert len(results) == len(built["files"])
+    assert list(results.columns[: len(METRIC_KEYS)]) == list(METRIC_KEYS)
+    assert list(results.columns[len(METRIC_KEYS):]) == ["agreement_fp32", "cpu_flags", "metrics_file"]
+    assert list(results["dataset"]) == sorted(results["dataset"])
+    assert results["cpu_flags"].dropna().iloc[0] == '["avx2", "avx512_vnni"]'
+
+
+def test_summary_table_rows_aggregates_and_delta(built):
+    table = pd.read_csv(built["tables"] / "summary_sleep_edf.csv")
+    assert len(table) == 2 * (1 + len(METHODS) * len(RATIOS)) * len(VARIANTS)
+    for col in ("model", "method", "ratio", "recovery", "variant", "n_seeds", "accuracy_mean", "balanced_accuracy_mean",
+                "balanced_accuracy_std", "macro_f1_mean", "cohen_kappa_mean", "params_mean", "nonzero_params_mean",
+                "file_bytes_mean", "gzip_bytes_mean", "latency_ms_b1_mean", "delta_balanced_accuracy"):
+        assert col in table.columns
+    eegnet = table[table["model"] == "eegnet"]
+    assert list(eegnet["variant"][:3]) == ["torch", "fp32", "int8_dynamic"] and eegnet["method"][:3].isna().all()
+    base = eegnet.iloc[0]
+    assert base["n_seeds"] == 2 and base["balanced_accuracy_mean"] == pytest.approx(0.82)
+    assert base["balanced_accuracy_std"] == pytest.approx(0.04 / math.sqrt(2))
+    assert base["delta_balanced_accuracy"] == pytest.approx(0.0)
+    l1 = eegnet[(eegnet["method"] == "l1_structured") & (eegnet["ratio"] == 0.5)].set_index("variant")
+    assert l1.loc["torch", "delta_balanced_accuracy"] == pytest.approx(-0.006)
+    assert l1.loc["int8_dynamic", "delta_balanced_accuracy"] == pytest.approx(-0.008)
+    assert l1.loc["torch", "params_mean"] == 1500 and l1.loc["torch", "n_seeds"] == 2
+    labram = table[table["model"] == "labram"].set_index(["method", "ratio", "variant"])
+    assert labram.loc[("magnitude_global", 0.7, "torch"), "delta_balanced_accuracy"] == pytest.approx(-0.02)
+    assert pd.isna(labram.loc[("magnitude_global", 0.3, "int8_dynamic"), "latency_ms_b1_mean"])
+    assert pd.isna(labram["balanced_accuracy_std"]).all()  # one seed: std undefined, shown as the mean alone
+
+
+def test_html_table_formats_numbers(built):
+    page = built["html"]
+    assert "0.820 ± 0.028" in page  # eegnet baseline, two seeds
+    assert "13.0" in page and "1,500" in page  # 13000 bytes in kB; params with thousands separator
+    assert '<span class="neg">-0.050</span>' in page or '<span class="neg">-0.052</span>' in page
+
+
+def test_budget_picks_smallest_file_within_accuracy_budget(built):
+    part = section(built["html"], "sleep_edf").split("Smallest model within the accuracy budget")[1]
+    rows = re.findall(r"<tr><td class=t>(\w+)</td><td class=t>([^<]+)</td><td class=t>([^<]+)</td>(.*?)</tr>", part)
+    chosen = {model: (config, variant, rest) for model, config, variant, rest in rows}
+    # l1_structured 0.5 int8 is the smallest file within 0.01; 0.7 is smaller but loses 0.052
+    assert chosen["eegnet"][:2] == ("l1_structured 0.5 finetune", "int8_dynamic")
+    file_ratio = (1500 + 1000) / (3000 * 4 + 1000)
+    assert f"{file_ratio:.2f}×" in chosen["eegnet"][2] and "0.50×" in chosen["eegnet"][2]
+    assert "0.25×" in chosen["eegnet"][2]  # latency: int8 at half the params vs the baseline's fp32 export
+    assert chosen["labram"][:2] == ("l1_structured 0.5 finetune", "int8_dynamic")
+
+
+def test_budget_zero_breaks_file_size_ties_by_gzip_size(tmp_path):
+    files = write_grid(tmp_path, "d")
+    report.run(files, {}, tmp_path / "r.html", tmp_path / "t", {"accuracy_budget": 0.0})
+    part = (tmp_path / "r.html").read_text().split("Smallest model within the accuracy budget")[1]
+    # only the baseline and magnitude_global 0.3 (no loss) qualify; same dense file, but the sparse one gzips smaller
+    assert "<td class=t>eegnet</td><td class=t>magnitude_global 0.3 finetune</td><td class=t>torch</td>" in part
+    assert "1.00×" in part
+
+
+def test_escaping_baselines_only_and_missing_files(tmp_path):
+    name = "x<script>alert(1)"
+    files = write_grid(tmp_path, name, pruned=False)
+    ds_files = {name: write_dataset_files(tmp_path, "d", skipped_reason="<b>bad</b> & broken")}
+    ds_files["empty"] = {}  # configured, but no metrics and no files
+    report.run(files, ds_files, tmp_path / "r.html", tmp_path / "t", {})
+    page = (tmp_path / "r.html").read_text()
+    assert "<script" not in page and "x&lt;script&gt;alert(1)" in page
+    assert "&lt;b&gt;bad&lt;/b&gt; &amp; broken" in page
+    assert "No pruned models for this dataset." in page and page.count("data:image/png;base64,") == 1
+    assert "No metrics for this dataset." in page and "no split file given" in page
+    assert (tmp_path / "t" / "summary_empty.csv").read_text().startswith("model,stage,method")
+
+
+def test_outputs_atomic_and_deterministic(built, tmp_path):
+    report.run(built["files"], built["ds_files"], tmp_path / "again.html", tmp_path / "t",
+               {"accuracy_budget": 0.01, "published": PUBLISHED})
+    assert (tmp_path / "again.html").read_text(encoding="utf-8") == built["html"]
+    for path in [tmp_path, tmp_path / "t", built["tables"], built["root"]]:
+        assert not [p.name for p in path.iterdir() if p.name.startswith(".") or ".tmp-" in p.name]
+    assert sorted(p.name for p in built["tables"].iterdir()) == [
+        "datasets.csv", "results.csv", "summary_bids_rest.csv", "summary_sleep_edf.csv"]
+
+
+@pytest.mark.parametrize("content, problem", [
+    ("{not json", "not valid JSON"),
+    (json.dumps({"dataset": "d"}), "missing keys"),
+    (json.dumps(metrics_record(dataset="d", model="eegnet", stage="baseline", variant="torch",
+                               balanced_accuracy="high")), "'balanced_accuracy' must be a number"),
+    (json.dumps(metrics_record(dataset="d", model="eegnet", stage="train", variant="torch",
+                               balanced_accuracy=0.5)), "stage must be one of"),
+])
+def test_malformed_metrics_names_the_file(tmp_path, content, problem):
+    bad = tmp_path / "bad" / "metrics.json"
+    bad.parent.mkdir()
+    bad.write_text(content)
+    files = write_grid(tmp_path, "d", pruned=False) + [str(bad)]
+    with pytest.raises(ValueError, match=re.escape(str(bad)) + ".*" + re.escape(problem)):
+        report.run(files, {}, tmp_path / "r.html", tmp_path / "t", {})
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_duplicate_record_and_bad_budget_are_errors(tmp_path):
+    files = write_grid(tmp_path, "d", pruned=False)
+    with pytest.raises(ValueError, match="same configuration and seed"):
+        report.run(files + files[:1], {}, tmp_path / "r.html", tmp_path / "t", {})
+    with pytest.raises(ValueError, match="report.accuracy_budget"):
+        report.run(files, {}, tmp_path / "r.html", tmp_path / "t", {"accuracy_budget": "1 point"})

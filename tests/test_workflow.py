@@ -1,0 +1,123 @@
+"""The Snakemake workflow without running jobs: lint, DAG shape, config validation, profiles, pins."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tomllib
+
+import pytest
+import yaml
+
+from eegslim.config import config_errors
+from smk import REPO, SNAKEMAKE, planned_jobs, snakemake
+
+SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
+
+
+def default_config() -> dict:
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def test_lint_is_clean(tmp_path):
+    proc = subprocess.run([str(SNAKEMAKE), "--lint"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_dry_run_plans_the_whole_demo_dag(tmp_path):
+    proc = snakemake(tmp_path, "-n", "results/report.html")
+    cfg = default_config()
+    n_ds, n_models = len(cfg["datasets"]), len(cfg["models"])
+    grid = len(cfg["prune"]["methods"]) * len(cfg["prune"]["ratios"]) * len(cfg["prune"]["recoveries"])
+    assert planned_jobs(proc.stdout) == {
+        "simulate": n_ds,
+        "preprocess": n_ds,
+        "split": n_ds,
+        "train": n_ds,
+        "finetune": n_ds,
+        "prune": n_ds * n_models * grid,
+        "quantize": n_ds * n_models * (1 + grid),
+        "report": 1,
+    }
+
+
+@pytest.mark.parametrize("profile", ["local", "slurm", "slurm-generic"])
+def test_profiles_dry_run(tmp_path, profile):
+    proc = subprocess.run(
+        [str(SNAKEMAKE), "--profile", str(REPO / "profiles" / profile), "-s", str(REPO / "Snakefile"),
+         "-d", str(tmp_path), "--configfile", str(REPO / "config.yaml"), "-n", "results/report.html"],
+        capture_output=True, text=True, cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert planned_jobs(proc.stdout)["report"] == 1
+
+
+def test_default_config_is_valid():
+    assert config_errors(default_config(), SCHEMA) == []
+
+
+@pytest.mark.parametrize(
+    ("edit", "key"),
+    [
+        (lambda c: c["prune"].update(ratioz=[0.5]), "prune.ratioz"),
+        (lambda c: c["prune"].update(ratios=[0.5, 1.5]), "prune.ratios[1]"),
+        (lambda c: c["prune"].update(ratios=[0.0]), "prune.ratios[0]"),
+        (lambda c: c["prune"].update(methods=["magnitude_globl"]), "prune.methods[0]"),
+        (lambda c: c["train"].update(epochs="ten"), "train.epochs"),
+        (lambda c: c["datasets"].update({"my data": c["datasets"]["demo_rest"]}), "datasets.my data"),
+        (lambda c: c["datasets"]["demo_rest"].update(sfreq=-1), "datasets.demo_rest.sfreq"),
+        (lambda c: c["datasets"]["demo_sleep"].update(adapter="edf_folder"), "datasets.demo_sleep.adapter"),
+        (lambda c: c.update(modles=["eegnet"]), "modles"),
+    ],
+)
+def test_config_errors_name_the_key(edit, key):
+    cfg = default_config()
+    edit(cfg)
+    problems = config_errors(cfg, SCHEMA)
+    assert problems, "the broken config was accepted"
+    assert any(f"config key '{key}'" in p for p in problems), problems
+
+
+def test_workflow_refuses_a_bad_config_before_running(tmp_path):
+    overlay = tmp_path / "bad.yaml"
+    overlay.write_text("prune:\n  ratios: [0.5, 2]\n")
+    proc = snakemake(tmp_path, "-n", "results/report.html", configs=(overlay,), check=False)
+    assert proc.returncode != 0
+    assert "config key 'prune.ratios[1]'" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_missing_raw_folder_names_key_and_path(tmp_path):
+    overlay = tmp_path / "real.yaml"
+    overlay.write_text(
+        "datasets:\n  mydata:\n    adapter: bids\n    root: /nonexistent/eeg\n    sfreq: 200\n    window_s: 4\n"
+    )
+    proc = snakemake(tmp_path, "-n", "results/report.html", configs=(overlay,), check=False)
+    assert proc.returncode != 0
+    assert "datasets.mydata.root" in proc.stdout + proc.stderr and "/nonexistent/eeg" in proc.stdout + proc.stderr
+
+
+def test_transformer_patching_is_checked_at_start(tmp_path):
+    overlay = tmp_path / "patch.yaml"
+    overlay.write_text("datasets:\n  demo_rest:\n    window_s: 3.3\n")
+    proc = snakemake(tmp_path, "-n", "results/report.html", configs=(overlay,), check=False)
+    assert proc.returncode != 0
+    assert "datasets.demo_rest.window_s" in proc.stdout + proc.stderr
+
+
+def test_conda_env_mirrors_the_pins():
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    env = yaml.safe_load((REPO / "envs/eegslim.yaml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert pip == deps
+    assert "torch==2.13.0" in deps
+    assert all(re.fullmatch(r"[A-Za-z0-9_.\[\]-]+==[0-9][\w.]*", d) for d in deps), "every dependency pinned"
+
+
+def test_every_rule_has_log_benchmark_threads_resources():
+    for smk_file in (REPO / "workflow/rules").glob("*.smk"):
+        text = smk_file.read_text()
+        for rule_body in re.split(r"^rule ", text, flags=re.M)[1:]:
+            name = rule_body.split(":", 1)[0]
+            for directive in ("log:", "benchmark:", "threads:", "resources:", "mem_mb=", "runtime="):
+                assert directive in rule_body, f"rule {name} in {smk_file.name} lacks {directive}"
