@@ -24,7 +24,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
         prefix = f"{key}." if key != "<top level>" else ""
         hint = f" (known keys: {', '.join(known)})" if known else ""
         return "; ".join(f"config key '{prefix}{name}': unknown key{hint}" for name in unexpected)
-    if error.validator == "propertyNames":
+    if "propertyNames" in error.schema_path:
         return f"config key '{key}.{error.instance}': not a valid name ({error.message})"
     return f"config key '{key}': {error.message}"
 
