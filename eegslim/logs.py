@@ -26,12 +26,22 @@ def setup_logging(log_file: str | Path | None = None, level: int = logging.INFO)
     return logger
 
 
+def _decoded(value: Any) -> Any:
+    """Params travel as JSON strings (flat, for Snakemake's rerun checks); log them as objects."""
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
 def start_rule(smk: Any) -> logging.Logger:
     """Set up logging for a Snakemake `script:` job and log its inputs, outputs and settings first."""
     logger = setup_logging(smk.log[0] if smk.log else None)
     logger.info("rule %s, wildcards %s, threads %d", smk.rule, dict(smk.wildcards), smk.threads)
-    for what, files in (("inputs", smk.input), ("outputs", smk.output), ("settings", smk.params)):
-        named = dict(files.items()) or list(files)
+    for what, values in (("inputs", smk.input), ("outputs", smk.output), ("settings", smk.params)):
+        named = {key: _decoded(value) for key, value in values.items()} or list(values)
         logger.info("%s: %s", what, json.dumps(named, sort_keys=True, default=str))
 
     def log_uncaught(exc_type, exc, tb):  # the failure lands in the rule's log too, not only on stderr
