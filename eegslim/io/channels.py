@@ -1,0 +1,78 @@
+"""Channel names in standard 10-20/10-10 spelling, and picking a fixed channel list."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import mne
+
+from eegslim.io.readers import RecordingError
+
+# Names outside the 10-05 montage that EEG files use: old temporal names are in the montage
+# (T3-T6), these are not: TUH's T1/T2, the 10-20 O9/O10, Neuroscan's cerebellar CB1/CB2.
+_EXTRA = ("T1", "T2", "O9", "O10", "CB1", "CB2")
+# Channels typed 'eeg' by the reader whose name says they are not EEG (BDF 'EOG', 'Event marker').
+_NOT_EEG = re.compile(r"^(EOG|ECG|EKG|EMG|RESP|TEMP|EVENT|TRIGGER|STATUS|STI|ACC)", re.IGNORECASE)
+
+
+@functools.cache
+def _standard() -> dict[str, str]:
+    """Upper-case name → standard spelling, from MNE's 10-05 montage."""
+    names = mne.channels.make_standard_montage("colin27_1005").ch_names
+    return {n.upper(): n for n in (*names, *_EXTRA)}
+
+
+def _electrode(name: str) -> str | None:
+    return _standard().get(name.strip().upper())
+
+
+def normalize_name(name: str) -> str:
+    """Standard spelling of an EEG channel name; unknown names come back unchanged but trimmed.
+
+    'EEG Fp1' → 'Fp1', 'FP1-REF' → 'Fp1', 'EEG T3-LE' → 'T3', 'Fc5.' → 'FC5', 'CZ' → 'Cz',
+    'EEG Fpz-Cz' → 'Fpz-Cz' (a bipolar pair stays a pair), 'EEG 001' → 'EEG 001'.
+    """
+    base = name.strip().rstrip(".").strip()
+    base = re.sub(r"^EEG\s+", "", base, flags=re.IGNORECASE)
+    base = re.sub(r"-(REF|LE)$", "", base, flags=re.IGNORECASE)
+    if (single := _electrode(base)) is not None:
+        return single
+    parts = base.split("-")
+    if len(parts) == 2 and all(_electrode(p) for p in parts):
+        return "-".join(_electrode(p) for p in parts)
+    return name.strip().rstrip(".").strip()
+
+
+def eeg_channels(raw: mne.io.BaseRaw) -> list[str]:
+    """Names of the EEG-type channels, less those whose name marks them as EOG/ECG/EMG/markers."""
+    picks = mne.pick_types(raw.info, eeg=True, exclude=[])
+    return [raw.ch_names[i] for i in picks if not _NOT_EEG.match(raw.ch_names[i])]
+
+
+def pick_channels(raw: mne.io.BaseRaw, wanted: Sequence[str] | None, path: str | Path) -> mne.io.BaseRaw:
+    """Keep `wanted` channels (any spelling) in that order and rename them to standard names, in place.
+
+    wanted=None keeps every EEG channel (`eeg_channels`) in file order. Missing channels, or two file
+    channels that normalise to the same name, raise RecordingError naming `path`.
+    """
+    candidates = eeg_channels(raw) if wanted is None else list(raw.ch_names)
+    by_name: dict[str, list[str]] = {}
+    for ch in candidates:
+        by_name.setdefault(normalize_name(ch), []).append(ch)
+    targets = list(by_name) if wanted is None else [normalize_name(w) for w in wanted]
+    missing = [t for t in targets if t not in by_name]
+    if missing:
+        raise RecordingError(f"{path}: missing channels {missing} (has {list(raw.ch_names)})")
+    clashes = {t: by_name[t] for t in targets if len(by_name[t]) > 1}
+    if clashes:
+        raise RecordingError(f"{path}: channels with the same standard name: {clashes}")
+    if not targets:
+        raise RecordingError(f"{path}: no EEG channels (has {list(raw.ch_names)})")
+    originals = [by_name[t][0] for t in targets]
+    raw.pick(originals)
+    raw.reorder_channels(originals)
+    raw.rename_channels(dict(zip(originals, targets, strict=True)))
+    return raw

@@ -1,0 +1,85 @@
+"""eegslim.store: incremental, atomic windows.h5 writing and reading by rows."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from eegslim.store import WindowWriter, load_windows
+
+
+def _writer(path, source_root=None):
+    return WindowWriter(path, ["Fz", "Cz"], 200.0, ["rest", "task"], "demo", {"window_s": 1.0}, source_root=source_root)
+
+
+def _block(n, value):
+    return np.full((n, 2, 200), value, dtype=np.float32), np.arange(n) % 2
+
+
+def test_append_blocks_and_read_back(tmp_path):
+    src = tmp_path / "raw" / "sub-01" / "a.edf"
+    src.parent.mkdir(parents=True)
+    src.write_bytes(b"recording bytes")
+    path = tmp_path / "windows.h5"
+    with _writer(path, source_root=tmp_path / "raw") as writer:
+        writer.append(*_block(3, 1.0), subject="01", session="1", recording="sub-01/a.edf", sources=[src])
+        with h5py.File(next(tmp_path.glob(".windows.tmp-*.h5")), "r") as partial:  # written before close
+            assert partial["X"].shape == (3, 2, 200) and partial["X"].maxshape == (None, 2, 200)
+        writer.append(*_block(2, 2.0), subject="02", session="2", recording="sub-02/b.edf")
+        assert not path.exists()
+    w = load_windows(path)
+    assert w.X.shape == (5, 2, 200) and w.X.dtype == np.float32 and w.y.dtype == np.int64
+    assert w.X[:, 0, 0].tolist() == [1, 1, 1, 2, 2] and w.y.tolist() == [0, 1, 0, 0, 1]
+    assert w.subject.tolist() == ["01"] * 3 + ["02"] * 2 and w.session.tolist() == ["1"] * 3 + ["2"] * 2
+    assert w.recording[-1] == "sub-02/b.edf"
+    assert w.sfreq == 200.0 and w.ch_names == ["Fz", "Cz"] and w.class_names == ["rest", "task"]
+    assert w.attrs["unit"] == "0.1 mV" and w.attrs["preprocessing"] == {"window_s": 1.0}
+    assert w.attrs["source_hashes"] == {"sub-01/a.edf": hashlib.sha256(b"recording bytes").hexdigest()}
+    with h5py.File(path, "r") as h5:  # the layout of docs/contracts.md
+        assert json.loads(h5.attrs["ch_names"]) == ["Fz", "Cz"] and h5.attrs["dataset"] == "demo"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw", "windows.h5"]
+
+
+def test_load_rows_in_any_order(tmp_path):
+    path = tmp_path / "w.h5"
+    with _writer(path) as writer:
+        for i in range(4):
+            writer.append(*_block(3, float(i)), subject=str(i), session="1", recording=f"r{i}")
+    rows = [11, 0, 5, 6, 5]
+    part = load_windows(path, rows=rows)
+    full = load_windows(path)
+    assert np.array_equal(part.X, full.X[rows]) and np.array_equal(part.y, full.y[rows])
+    assert part.subject.tolist() == ["3", "0", "1", "2", "1"]
+    assert load_windows(path, rows=[]).X.shape == (0, 2, 200)
+    with pytest.raises(ValueError, match=r"w\.h5: rows outside 0\.\.11"):
+        load_windows(path, rows=[12])
+
+
+def test_failure_leaves_nothing(tmp_path):
+    path = tmp_path / "w.h5"
+    with pytest.raises(RuntimeError, match="boom"), _writer(path) as writer:
+        writer.append(*_block(2, 1.0), subject="1", session="1", recording="r")
+        raise RuntimeError("boom")
+    with pytest.raises(ValueError, match=r"w\.h5: no windows were written"), _writer(path):
+        pass
+    with pytest.raises(ValueError, match=r"r: windows \(2, 3, 200\)"), _writer(path) as writer:
+        writer.append(np.zeros((2, 3, 200)), np.zeros(2), subject="1", session="1", recording="r")
+    with pytest.raises(ValueError, match=r"r: class ids outside 0\.\.1"), _writer(path) as writer:
+        writer.append(np.zeros((1, 2, 200)), [2], subject="1", session="1", recording="r")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_load_missing_or_corrupt(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nope\.h5: no such windows file"):
+        load_windows(tmp_path / "nope.h5")
+    (tmp_path / "bad.h5").write_bytes(b"not hdf5")
+    with pytest.raises(ValueError, match=r"bad\.h5: not a readable windows file"):
+        load_windows(tmp_path / "bad.h5")
+    with h5py.File(tmp_path / "partial.h5", "w") as h5:
+        h5["X"] = np.zeros((1, 2, 3), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"partial\.h5: not a readable windows file"):
+        load_windows(tmp_path / "partial.h5")
