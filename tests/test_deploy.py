@@ -66,7 +66,7 @@ def test_size_stats_counts_params_zeros_and_macs():
     with torch.no_grad():
         model[1].weight[:, :10] = 0
     stats = size_stats(model, 6, 100)
-    assert stats == {"params": 3005, "nonzero_params": 3005 - 50 - 5, "macs": 600 * 5}   # bias init is nonzero
+    assert stats == {"params": 3005, "nonzero_params": 3005 - 50, "macs": 600 * 5}
     arch, shape = MODELS["labram"]
     labram = build_model(arch)
     assert size_stats(labram, *shape)["params"] == count_params(labram)
@@ -81,3 +81,44 @@ def test_file_stats_and_cpu_flags(tmp_path):
     stats = file_stats(path)
     assert stats["file_bytes"] == 10_000 and 0 < stats["gzip_bytes"] < 200
     assert isinstance(cpu_flags(), list)
+
+
+def test_quantize_stage_writes_variants(tmp_path):
+    from eegslim.atomic import read_json, write_json
+    from eegslim.metrics import METRIC_KEYS, metrics_record
+    from eegslim.models.checkpoint import save_checkpoint
+    from eegslim.splits import save_split, subject_split
+    from eegslim.stages import quantize as stage
+    from eegslim.store import WindowWriter
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 6, 256)).astype(np.float32)
+    y = rng.integers(0, 3, 60)
+    subjects = np.repeat([f"s{i}" for i in range(5)], 12)
+    with WindowWriter(tmp_path / "windows.h5", CH, 128.0, ["a", "b", "c"], "toy", {}) as writer:
+        for s in np.unique(subjects):
+            writer.append(X[subjects == s], y[subjects == s], subject=s, session="1", recording=s)
+    save_split(subject_split(subjects, y, 0.2, 0.2, seed=0), tmp_path / "splits.json")
+    arch = arch_for("eegnet", {}, 6, 256, 3, 128, CH)
+    model_dir = tmp_path / "pruned"
+    save_checkpoint(build_model(arch), arch, model_dir)
+    write_json(model_dir / "metrics.json", metrics_record(dataset="toy", model="eegnet", stage="prune",
+                                                          method="l1_structured", ratio=0.5, recovery="none", seed=3))
+
+    with pytest.raises(ValueError, match="int4.*fp32, int8_dynamic"):
+        stage.run(model_dir, tmp_path / "windows.h5", tmp_path / "splits.json", tmp_path / "x", ["int4"], {})
+    out = tmp_path / "onnx"
+    records = stage.run(model_dir, tmp_path / "windows.h5", tmp_path / "splits.json", out,
+                        ["fp32", "int8_dynamic"], {"latency_repeats": 3, "warmup": 1})
+    assert sorted(p.name for p in out.iterdir()) == ["fp32", "int8_dynamic"]
+    for variant in ("fp32", "int8_dynamic"):
+        assert sorted(p.name for p in (out / variant).iterdir()) == ["metrics.json", "model.onnx"]
+        saved = read_json(out / variant / "metrics.json")
+        assert set(METRIC_KEYS) <= set(saved) and saved == records[variant]
+        assert (saved["stage"], saved["source_stage"], saved["variant"], saved["method"], saved["seed"]) == \
+            ("quantize", "prune", variant, "l1_structured", 3)
+        assert saved["file_bytes"] == (out / variant / "model.onnx").stat().st_size
+        for key in ("params", "macs", "gzip_bytes", "latency_ms_b1", "latency_iqr_ms_b1", "latency_ms_b64"):
+            assert saved[key] > 0, key
+        assert 0.0 <= saved["agreement_fp32"] <= 1.0 and saved["n_test"] == 12
+    assert records["fp32"]["agreement_fp32"] == 1.0

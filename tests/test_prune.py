@@ -11,7 +11,7 @@ import torch
 
 from eegslim.models import arch_for, build_model, count_params
 from eegslim.prune import PRUNING_METHODS, MaskKeeper, prune_model, recover
-from eegslim.prune.structured import FAMILIES, _expand
+from eegslim.prune.structured import FAMILIES, expand_units
 from eegslim.prune.unstructured import prunable_weights
 
 CH = ["FP1", "FP2", "C3", "C4", "O1", "O2"]
@@ -143,8 +143,8 @@ def eegnet_masked_original(model, arch, keep):
     D, F1, F2 = arch["D"], arch["F1"], arch["F2"]
     L = model.classifier.in_features // F2
     with torch.no_grad():
-        masked.conv_separable_point.weight[:, _expand(removed(F1, keep["F1"]), D)] = 0
-        masked.classifier.weight[:, _expand(removed(F2, keep["F2"]), L)] = 0
+        masked.conv_separable_point.weight[:, expand_units(removed(F1, keep["F1"]), D)] = 0
+        masked.classifier.weight[:, expand_units(removed(F2, keep["F2"]), L)] = 0
     return masked
 
 
@@ -153,7 +153,7 @@ def labram_masked_original(model, arch, keep):
     hd = arch["head_dim"]
     with torch.no_grad():
         for block, h, heads, units in zip(masked.blocks, arch["num_heads"], keep["heads"], keep["mlp"]):
-            block.attn.proj.weight[:, _expand(removed(h, heads), hd)] = 0
+            block.attn.proj.weight[:, expand_units(removed(h, heads), hd)] = 0
             if units is not None:
                 block.mlp.fc2.weight[:, removed(block.mlp.fc2.in_features, units)] = 0
     return masked
@@ -199,3 +199,57 @@ def test_l1_structured_widths():
     result = prune_model(randomized(arch), arch, "l1_structured", 0.5)
     assert result.arch["num_heads"] == [2, 2] and result.arch["mlp_hidden"] == [200, 0]
     assert result.model.blocks[0].attn.qkv.weight.shape == (3 * 2 * arch["head_dim"], arch["out_chans"] * 25)
+
+
+# ---- stage ------------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory):
+    """(windows.h5, splits.json, baseline dir) of a small random EEGNet on 6 subjects × 16 windows of 6 × 256."""
+    from eegslim.atomic import write_json
+    from eegslim.metrics import metrics_record
+    from eegslim.models.checkpoint import save_checkpoint
+    from eegslim.splits import save_split, subject_split
+    from eegslim.store import WindowWriter
+
+    root = tmp_path_factory.mktemp("stage")
+    X, y = _tiny_data(6, 256, n=96)
+    subjects = np.repeat([f"s{i}" for i in range(6)], 16)
+    with WindowWriter(root / "windows.h5", CH, 128.0, ["a", "b", "c"], "toy", {}) as writer:
+        for s in np.unique(subjects):
+            rows = subjects == s
+            writer.append(X[rows], y[rows], subject=s, session="1", recording=f"{s}-1")
+    save_split(subject_split(subjects, y, 0.2, 0.2, seed=0), root / "splits.json")
+    base = root / "baseline"
+    save_checkpoint(randomized(eegnet_arch()), eegnet_arch(), base)
+    write_json(base / "metrics.json", metrics_record(dataset="toy", model="eegnet", stage="baseline", seed=0))
+    return root / "windows.h5", root / "splits.json", base
+
+
+@pytest.mark.parametrize("method,recovery", [("magnitude_global", "finetune"), ("l1_structured", "scratch"),
+                                             ("l1_structured", "none")])
+def test_prune_stage_writes_checkpoint_and_metrics(baseline, tmp_path, method, recovery):
+    from eegslim.atomic import read_json
+    from eegslim.metrics import METRIC_KEYS
+    from eegslim.models.checkpoint import load_checkpoint
+    from eegslim.stages import prune as stage
+
+    windows_h5, split_json, base = baseline
+    prune_cfg = {"epochs": 2, "lr": 1e-3, "batch_size": 16, "weight_decay": 0.01, "warmup_epochs": 0,
+                 "patience": 5, "num_threads": 1}
+    out = tmp_path / "pruned"
+    record = stage.run("toy", "eegnet", base, windows_h5, split_json, out, method, 0.5, recovery, prune_cfg, seed=1)
+    assert {p.name for p in out.iterdir()} == {"model.safetensors", "arch.json", "metrics.json", "history.json"}
+    saved = read_json(out / "metrics.json")
+    assert set(METRIC_KEYS) <= set(saved) and saved == record
+    assert (saved["stage"], saved["method"], saved["ratio"], saved["recovery"], saved["variant"]) == \
+        ("prune", method, 0.5, recovery, "torch")
+    for key in ("params", "nonzero_params", "macs", "file_bytes", "gzip_bytes", "n_test"):
+        assert saved[key] > 0, key
+    model, arch = load_checkpoint(out)
+    base_params = count_params(load_checkpoint(base)[0])
+    if method == "l1_structured":
+        assert arch["F1"] == 4 and saved["params"] < base_params
+    else:
+        assert saved["params"] == base_params and saved["nonzero_params"] < 0.75 * base_params
+    assert bool(read_json(out / "history.json")) == (recovery != "none")
