@@ -71,18 +71,20 @@ def write_grid(root, ds, pruned=True):
 
 def write_dataset_files(root, ds, shared_subject=None, skipped_reason="flat signal"):
     summary = {
-        "dataset": ds, "recordings_read": 10,
-        "recordings_skipped": [{"recording": "sub-09_ses-1", "reason": skipped_reason}],
+        "recordings": {
+            "read": [{"path": f"sub-{i:02d}_ses-1_eeg.set", "subject": f"s{i}", "n_windows": 100} for i in range(10)],
+            "skipped": [{"path": "sub-09_ses-1", "reason": skipped_reason}],
+        },
         "windows_per_class": {"W": 300, "N1": 100, "N2": 400, "N3": 150, "REM": 50},
         "windows_per_subject": {f"s{i}": 100 for i in range(10)},
-        "channels_kept": ["Fpz-Cz", "Pz-Oz"], "channels_dropped": ["EOG"],
+        "channels": {"kept": ["Fpz-Cz", "Pz-Oz"], "dropped": ["EOG"]},
     }
     test_subjects = ["s8", "s9"] + ([shared_subject] if shared_subject else [])
     split = {
         "protocol": "subject", "seed": 0, "train": list(range(600)), "val": list(range(600, 800)),
         "test": list(range(800, 1000)),
         "subjects": {"train": [f"s{i}" for i in range(6)], "val": ["s6", "s7"], "test": test_subjects},
-        "audit": {"shared_subjects": {"train/test": [shared_subject] if shared_subject else []},
+        "audit": {"shared_subjects": {"train-test": [shared_subject] if shared_subject else []},
                   "shared_sessions": {}, "shared_recordings": {}},
     }
     (root / ds).mkdir(parents=True, exist_ok=True)
@@ -129,7 +131,7 @@ def test_dataset_summary_leakage_and_missing_summary(built):
     assert 'class="ok">Leakage audit: no subject shared between train/val/test' in sleep
     assert "sub-09_ses-1: flat signal" in sleep and "Fpz-Cz, Pz-Oz" in sleep
     assert "no summary file given" in bids
-    assert 'class="bad">Leakage audit: subjects: train/test shared: s0' in bids
+    assert 'class="bad">Leakage audit: subjects: train-test shared: s0</p>' in bids
     datasets = pd.read_csv(built["tables"] / "datasets.csv")
     assert list(datasets["dataset"]) == ["bids_rest", "sleep_edf"]
     row = datasets.set_index("dataset").loc["sleep_edf"]

@@ -1,0 +1,100 @@
+"""The report's figures, drawn with matplotlib's Agg canvas and returned as base64 PNG for embedding."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from eegslim.report.collect import variant_rank
+
+# Same inputs → same PNG bytes: no software metadata (Agg writes no date), fixed SVG hash salt.
+RC = {"svg.hashsalt": "eegslim", "font.size": 9, "axes.grid": True, "grid.alpha": 0.3}
+RECOVERY_STYLE = {"finetune": "-", "scratch": ":", "none": "-."}
+VARIANT_MARKER = {"torch": "o", "fp32": "s", "int8_dynamic": "^", "int8_static": "v"}
+OTHER_MARKERS = "DPX*hp<>"
+
+
+def _png_base64(fig: Figure) -> str:
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _colors(names) -> dict:
+    cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+    return {name: cycle[i % len(cycle)] for i, name in enumerate(sorted(set(names)))}
+
+
+def _chance(ax, rows: pd.DataFrame) -> None:
+    chance = rows["chance_balanced_accuracy_mean"].mean()
+    if not np.isnan(chance):
+        ax.axhline(chance, color="0.3", linestyle="--", linewidth=1, label="chance")
+
+
+def ratio_figure(agg: pd.DataFrame) -> str | None:
+    """Balanced accuracy vs pruning ratio of the pruned checkpoints of one dataset, one panel per model and one
+    line per (method, recovery), with the baseline as a mean ± std band and chance as a dashed line.
+    None when the dataset has no pruned checkpoint."""
+    torch = agg[agg["variant"] == "torch"]
+    pruned = torch[torch["method"].notna()]
+    if pruned.empty:
+        return None
+    models = sorted(torch["model"].unique())
+    colors = _colors(pruned["method"])
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(4.2 * len(models), 3.4), layout="constrained")
+        axes = fig.subplots(1, len(models), sharey=True, squeeze=False)[0]
+        for ax, model in zip(axes, models):
+            rows = torch[torch["model"] == model]
+            for _, base in rows[rows["method"].isna()].iterrows():
+                mean, std = base["balanced_accuracy_mean"], np.nan_to_num(base["balanced_accuracy_std"])
+                ax.axhspan(mean - std, mean + std, color="0.85", zorder=0)
+                ax.axhline(mean, color="0.5", linewidth=1, label=f"baseline (n={base['n_seeds']})")
+            _chance(ax, rows)
+            mine = rows[rows["method"].notna()]
+            for (method, recovery), line in mine.groupby(["method", "recovery"], dropna=False, sort=True):
+                line = line.sort_values("ratio")
+                ax.errorbar(line["ratio"], line["balanced_accuracy_mean"],
+                            yerr=np.nan_to_num(line["balanced_accuracy_std"]), color=colors[method],
+                            linestyle=RECOVERY_STYLE.get(recovery, "--"), marker="o", markersize=4, capsize=2,
+                            label=f"{method} · {recovery}" if isinstance(recovery, str) else method)
+            ax.set_title(model)
+            ax.set_xlabel("pruning ratio")
+            ax.set_xlim(0, 1)
+            ax.legend(fontsize=7, loc="lower left")
+        axes[0].set_ylabel("balanced accuracy")
+        return _png_base64(fig)
+
+
+def size_figure(agg: pd.DataFrame) -> str | None:
+    """Balanced accuracy vs file size (log x) of every configuration and variant of one dataset; colour = model,
+    marker = variant, filled = baseline, hollow = pruned. None when no row has a file size."""
+    rows = agg[agg["file_bytes_mean"].notna()]
+    if rows.empty:
+        return None
+    colors = _colors(rows["model"])
+    extra = sorted(set(rows["variant"]) - set(VARIANT_MARKER))
+    markers = {**VARIANT_MARKER, **{v: OTHER_MARKERS[i % len(OTHER_MARKERS)] for i, v in enumerate(extra)}}
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(6.4, 4.0), layout="constrained")
+        ax = fig.subplots()
+        for (model, _, variant), group in rows.groupby(["model", rows["variant"].map(variant_rank), "variant"]):
+            for is_base, part in group.groupby(group["method"].isna(), sort=True):
+                ax.errorbar(part["file_bytes_mean"] / 1000, part["balanced_accuracy_mean"],
+                            yerr=np.nan_to_num(part["balanced_accuracy_std"]), linestyle="none",
+                            marker=markers[variant], markersize=7 if is_base else 5, capsize=2,
+                            color=colors[model], markerfacecolor=colors[model] if is_base else "none",
+                            label=f"{model} {variant}" + (" baseline" if is_base else " pruned"))
+        _chance(ax, rows)
+        ax.set_xscale("log")
+        ax.set_xlabel("file size (kB, log scale)")
+        ax.set_ylabel("balanced accuracy")
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        return _png_base64(fig)

@@ -1,0 +1,203 @@
+"""The self-contained HTML page: plain string building, every text escaped, figures as base64 data URIs."""
+
+from __future__ import annotations
+
+import math
+import re
+from html import escape
+
+import pandas as pd
+
+from eegslim.report.collect import SPLIT_FOLDS, DatasetFacts, config_label
+from eegslim.report.tables import leakage_text
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.85rem; }
+th, td { border: 1px solid #ccc; padding: 0.2rem 0.45rem; text-align: right; }
+th { background: #f2f2f2; } td.t, th.t { text-align: left; }
+tr.base td { background: #eef4fb; font-weight: 600; }
+.ok { color: #11703a; } .bad { color: #c00; font-weight: 600; } .neg { color: #c00; }
+.note { color: #666; font-style: italic; } img { max-width: 100%; }
+section { border-top: 2px solid #ddd; margin-top: 2rem; }
+"""
+
+INTRO = """
+<p>Each model is evaluated on the held-out test subjects. <b>Balanced accuracy</b> (the mean of per-class recall)
+and <b>macro-F1</b> are reported beside plain accuracy because EEG classes are rarely balanced; the
+<b>chance level</b> is what always guessing the majority class scores (accuracy) or 1/classes (balanced accuracy).
+Cohen's kappa corrects accuracy for chance agreement.</p>
+<p>Models are pruned with several methods and ratios, then recovered by fine-tuning the pruned weights or by
+training the pruned architecture from scratch. <b>Structured</b> pruning removes whole filters, heads or hidden
+units, so the dense model, its file and its latency shrink. <b>Unstructured</b> sparsity only zeroes weights: the
+dense file and the latency stay the same and only the compressed (gzip) size shrinks. <b>int8</b> variants come
+from onnxruntime dynamic quantization of the fp32 ONNX export; latency is measured with onnxruntime at batch
+size 1 (and 64 in the CSV tables).</p>
+<p>Numbers are mean ± standard deviation over training seeds (n = number of seeds); Δ is the change of mean
+balanced accuracy against the same model's unpruned baseline. The accuracy budget for
+“small and fast without losing accuracy” is {budget}.</p>
+"""
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def fmt_num(value, digits: int = 3) -> str:
+    """A float with `digits` decimals, or an em dash when missing."""
+    return "—" if _missing(value) else f"{value:.{digits}f}"
+
+
+def fmt_mean_std(mean, std, digits: int = 3) -> str:
+    """'mean ± std', or just the mean when std is undefined (one seed)."""
+    if _missing(mean):
+        return "—"
+    return fmt_num(mean, digits) if _missing(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def fmt_int(value) -> str:
+    return "—" if _missing(value) else f"{round(value):,}"
+
+
+def fmt_kb(value) -> str:
+    return "—" if _missing(value) else f"{value / 1000:,.1f}"
+
+
+def fmt_ratio(value) -> str:
+    return "n/a" if _missing(value) else f"{value:.2f}×"
+
+
+def _table(header: list[str], rows: list[list[str]], text_cols: int = 1, row_classes: list[str] | None = None) -> str:
+    """An HTML table of already-escaped cells; the first `text_cols` columns are left-aligned."""
+    def cells(tag, values):
+        return "".join(f'<{tag}{" class=t" if i < text_cols else ""}>{v}</{tag}>' for i, v in enumerate(values))
+    body = "".join(f'<tr{f" class={c}" if c else ""}>{cells("td", r)}</tr>'
+                   for r, c in zip(rows, row_classes or [""] * len(rows)))
+    return f"<table><thead><tr>{cells('th', header)}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _counts_table(counts: dict[str, int], label: str) -> str:
+    return _table([escape(label), "windows"], [[escape(k), fmt_int(v)] for k, v in sorted(counts.items())])
+
+
+def dataset_summary(facts: DatasetFacts) -> str:
+    """(a) windows per class and subject, recordings and skips, channels, split sizes and the leakage audit."""
+    parts = [f'<p class="note">{escape(n)}</p>' for n in facts.notes]
+    if facts.windows_per_class is not None:
+        parts.append(f"<p>{fmt_int(facts.n_windows)} windows from "
+                     f"{fmt_int(len(facts.windows_per_subject or {}))} subjects, "
+                     f"{len(facts.windows_per_class)} classes; recordings read: {fmt_int(facts.recordings_read)}, "
+                     f"skipped: {len(facts.skipped or [])}.</p>")
+        parts.append(_counts_table(facts.windows_per_class, "class"))
+    if facts.windows_per_subject:
+        parts.append(f"<details><summary>Windows per subject ({len(facts.windows_per_subject)})</summary>"
+                     f"{_counts_table(facts.windows_per_subject, 'subject')}</details>")
+    if facts.skipped:
+        items = "".join(f"<li>{escape(r)}: {escape(why) or 'no reason given'}</li>" for r, why in facts.skipped)
+        parts.append(f"<p>Skipped recordings:</p><ul>{items}</ul>")
+    if facts.channels_kept:
+        parts.append(f"<p>Channels ({len(facts.channels_kept)}): {escape(', '.join(facts.channels_kept))}</p>")
+    if facts.channels_dropped:
+        parts.append(f"<p>Channels dropped: {escape(', '.join(facts.channels_dropped))}</p>")
+    if facts.split_windows is not None:
+        subjects = facts.split_subjects or {}
+        parts.append(_table(["fold", "windows", "subjects"],
+                            [[f, fmt_int(facts.split_windows[f]), fmt_int(subjects.get(f))] for f in SPLIT_FOLDS]))
+        clean = not any((facts.shared or {}).values())
+        parts.append(f'<p class="{"ok" if clean else "bad"}">Leakage audit: {escape(leakage_text(facts))}</p>')
+    return "".join(parts)
+
+
+def summary_html(rows: pd.DataFrame, budget: float) -> str:
+    """(b) the summary table of one dataset; baselines highlighted, Δ below −budget in red."""
+    header = ["model", "configuration", "variant", "n", "accuracy", "balanced acc.", "macro-F1", "kappa",
+              "params", "nonzero params", "file kB", "gzip kB", "latency b1 ms", "Δ bal. acc."]
+    cells, classes = [], []
+    for _, r in rows.iterrows():
+        delta = r["delta_balanced_accuracy"]
+        delta_txt = "—" if _missing(delta) else f"{delta:+.3f}"
+        cells.append([
+            escape(r["model"]), escape(config_label(r)), escape(r["variant"]), str(r["n_seeds"]),
+            fmt_mean_std(r["accuracy_mean"], r["accuracy_std"]),
+            fmt_mean_std(r["balanced_accuracy_mean"], r["balanced_accuracy_std"]),
+            fmt_mean_std(r["macro_f1_mean"], r["macro_f1_std"]),
+            fmt_mean_std(r["cohen_kappa_mean"], r["cohen_kappa_std"]),
+            fmt_int(r["params_mean"]), fmt_int(r["nonzero_params_mean"]),
+            fmt_kb(r["file_bytes_mean"]), fmt_kb(r["gzip_bytes_mean"]),
+            fmt_mean_std(r["latency_ms_b1_mean"], r["latency_ms_b1_std"]),
+            f'<span class="neg">{delta_txt}</span>' if not _missing(delta) and delta < -budget else delta_txt,
+        ])
+        classes.append("base" if not isinstance(r["method"], str) and r["variant"] == "torch" else "")
+    return _table(header, cells, text_cols=3, row_classes=classes)
+
+
+def budget_html(best: pd.DataFrame, budget: float) -> str:
+    """(e) per model, the smallest-file configuration within the budget, as ratios of its baseline."""
+    if best.empty:
+        return '<p class="note">No torch baseline, so nothing to compare against.</p>'
+    rows = [[escape(r["model"]), escape(config_label(r)), escape(r["variant"]),
+             fmt_num(r["baseline_balanced_accuracy"]),
+             fmt_mean_std(r["balanced_accuracy_mean"], r["balanced_accuracy_std"]),
+             f"{r['delta_balanced_accuracy']:+.3f}", fmt_ratio(r["params_ratio"]), fmt_ratio(r["file_ratio"]),
+             fmt_ratio(r["gzip_ratio"]), fmt_ratio(r["latency_ratio"])] for _, r in best.iterrows()]
+    return (f"<p>Smallest file whose mean balanced accuracy is at most {budget:g} below the baseline's; "
+            "ratios are chosen ÷ baseline (latency against the baseline's fp32 ONNX export when the checkpoint "
+            "has none).</p>"
+            + _table(["model", "configuration", "variant", "baseline bal. acc.", "bal. acc.", "Δ", "params",
+                      "file size", "gzip size", "latency b1"], rows, text_cols=3))
+
+
+def published_html(entries: list[dict]) -> str:
+    rows = [[escape(str(e.get(k, ""))) for k in ("model", "metric", "value", "source")] for e in entries]
+    return ("<p><b>Published result on the real data, not comparable to the demo.</b></p>"
+            + _table(["model", "metric", "value", "source"], rows, text_cols=4))
+
+
+def _figure(b64: str | None, alt: str, missing: str) -> str:
+    if b64 is None:
+        return f'<p class="note">{escape(missing)}</p>'
+    return f'<figure><img alt="{escape(alt)}" src="data:image/png;base64,{b64}"></figure>'
+
+
+def anchor(index: int, dataset: str) -> str:
+    """A safe, unique id for a dataset's section."""
+    return f"ds{index}-" + re.sub(r"[^a-z0-9]+", "-", dataset.lower()).strip("-")
+
+
+def dataset_section(index: int, facts: DatasetFacts, rows: pd.DataFrame, best: pd.DataFrame,
+                    figures: dict[str, str | None], budget: float, published: list[dict]) -> str:
+    """One dataset's section: (a) data, (b) table, (c) ratio figure, (d) size figure, (e) budget choice."""
+    name = escape(facts.dataset)
+    parts = [f'<section id="{anchor(index, facts.dataset)}"><h2>{name}</h2>',
+             "<h3>Data</h3>", dataset_summary(facts)]
+    if rows.empty:
+        parts.append('<p class="note">No metrics for this dataset.</p>')
+    else:
+        parts += ["<h3>Results</h3>", summary_html(rows, budget),
+                  "<h3>Balanced accuracy vs pruning ratio</h3>",
+                  _figure(figures.get("ratio"), f"{facts.dataset}: balanced accuracy vs pruning ratio",
+                          "No pruned models for this dataset."),
+                  "<h3>Balanced accuracy vs file size</h3>",
+                  _figure(figures.get("size"), f"{facts.dataset}: balanced accuracy vs file size",
+                          "No file sizes recorded."),
+                  "<h3>Smallest model within the accuracy budget</h3>", budget_html(best, budget)]
+    if published:
+        parts += ["<h3>Published results</h3>", published_html(published)]
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def render_page(sections: list[tuple[str, str]], budget: float, n_records: int) -> str:
+    """The whole page from (dataset name, section HTML) pairs, in order."""
+    contents = "".join(f'<li><a href="#{anchor(i, name)}">{escape(name)}</a></li>'
+                       for i, (name, _) in enumerate(sections))
+    title = "eegslim: how small and fast can an EEG classifier get before it loses accuracy?"
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>"
+        f"{INTRO.replace('{budget}', f'{budget:g} balanced accuracy')}"
+        f"<p>{n_records} evaluated models in this report.</p>"
+        f"<nav><h2>Contents</h2><ul>{contents}</ul></nav>"
+        + "".join(html for _, html in sections)
+        + "</body></html>\n"
+    )

@@ -1,0 +1,91 @@
+"""The report's CSV tables: every record, the per-dataset summary and the datasets overview."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pandas as pd
+
+from eegslim.atomic import atomic_open
+from eegslim.report.collect import CONFIG_KEYS, SPLIT_FOLDS, DatasetFacts
+
+INT_KEYS = ("seed", "params", "nonzero_params", "macs", "file_bytes", "gzip_bytes", "n_test", "n_classes")
+# summary_{dataset}.csv: (column, source column of the aggregate); `_mean`/`_std` pairs for seed-varying metrics.
+SUMMARY_COLUMNS = (
+    ["model", "stage", "method", "ratio", "recovery", "variant", "n_seeds"]
+    + [f"{k}_{s}" for k in ("accuracy", "balanced_accuracy", "macro_f1", "cohen_kappa") for s in ("mean", "std")]
+    + ["params_mean", "nonzero_params_mean", "macs_mean", "file_bytes_mean", "gzip_bytes_mean",
+       "latency_ms_b1_mean", "latency_ms_b1_std", "latency_ms_b64_mean", "delta_balanced_accuracy"]
+)
+DATASET_COLUMNS = (
+    "dataset", "windows", "subjects", "classes", "recordings_read", "recordings_skipped",
+    "chance_accuracy", "chance_balanced_accuracy",
+    *(f"{f}_windows" for f in SPLIT_FOLDS), *(f"{f}_subjects" for f in SPLIT_FOLDS),
+    "leakage_audit", "notes",
+)
+
+
+def _cell(value):
+    """Lists and objects (e.g. cpu_flags) as compact JSON so that one record stays one CSV row."""
+    return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else value
+
+
+def results_table(records: pd.DataFrame) -> pd.DataFrame:
+    """Every record, one row, in the records' column order, sorted by configuration and seed."""
+    table = records.copy()
+    for key in INT_KEYS:
+        table[key] = pd.array(table[key].astype(float).round(), dtype="Int64")
+    for key in table.columns:
+        if table[key].dtype == object:
+            table[key] = table[key].map(_cell)
+    return table.sort_values(list(CONFIG_KEYS) + ["stage", "seed", "metrics_file"], na_position="first",
+                             kind="stable").reset_index(drop=True)
+
+
+def summary_table(agg: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """One dataset's aggregate rows (already ordered per model: baseline, pruned configurations, variants)."""
+    return agg.loc[agg["dataset"] == dataset, list(SUMMARY_COLUMNS)].reset_index(drop=True)
+
+
+def leakage_text(facts: DatasetFacts) -> str:
+    """'no subject shared between train/val/test', the overlaps found, or 'not audited' without splits.json."""
+    if facts.shared is None:
+        return "not audited"
+    overlaps = {k: v for k, v in facts.shared.items() if v}
+    if not overlaps:
+        return "no subject shared between train/val/test"
+    return "; ".join(f"{k} shared: {', '.join(v)}" for k, v in sorted(overlaps.items()))
+
+
+def datasets_table(facts: list[DatasetFacts], agg: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset: windows, subjects, classes, recordings, chance levels (of the test set, from its first
+    configuration), split sizes, leakage audit and notes about missing files."""
+    rows = []
+    for f in facts:
+        recs = agg[agg["dataset"] == f.dataset]
+        rows.append({
+            "dataset": f.dataset,
+            "windows": f.n_windows,
+            "subjects": None if f.windows_per_subject is None else len(f.windows_per_subject),
+            "classes": None if f.windows_per_class is None else len(f.windows_per_class),
+            "recordings_read": f.recordings_read,
+            "recordings_skipped": None if f.skipped is None else len(f.skipped),
+            "chance_accuracy": recs["chance_accuracy_mean"].iloc[0] if len(recs) else None,
+            "chance_balanced_accuracy": recs["chance_balanced_accuracy_mean"].iloc[0] if len(recs) else None,
+            **{f"{k}_windows": (f.split_windows or {}).get(k) for k in SPLIT_FOLDS},
+            **{f"{k}_subjects": (f.split_subjects or {}).get(k) for k in SPLIT_FOLDS},
+            "leakage_audit": leakage_text(f),
+            "notes": "; ".join(f.notes),
+        })
+    table = pd.DataFrame(rows, columns=list(DATASET_COLUMNS))
+    for key in DATASET_COLUMNS:
+        if key.endswith(("windows", "subjects", "classes", "recordings_read", "recordings_skipped")):
+            table[key] = pd.array(table[key].astype(float), dtype="Int64")
+    return table
+
+
+def write_csv(table: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write a table as UTF-8 CSV with '\\n' line ends, atomically."""
+    with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
+        table.to_csv(fh, index=False, lineterminator="\n")
