@@ -43,7 +43,7 @@ def test_eegnet_layer_names_and_shapes():
     assert shapes["conv_separable_point.weight"] == (16, 16, 1, 1)
     assert shapes["classifier.weight"] == (80, 16 * 15)
     assert {"bnorm_temporal.running_var", "bnorm_1.weight", "bnorm_2.bias"} <= set(shapes)
-    assert model.bnorm_1.momentum == 0.01 and model.bnorm_1.eps == 1e-3
+    assert model.bnorm_1.momentum == 0.1 and model.bnorm_1.eps == 1e-3
 
 
 def test_eegnet_config_scales_with_sfreq():

@@ -1,0 +1,62 @@
+"""Models as plain nn.Modules built from one dataclass config; `arch` dicts are those configs plus a name.
+
+An arch dict (what arch.json holds) is `{"name": "eegnet" | "labram", **config fields}`, including pruned
+widths, so every model, pruned or not, is rebuilt with `build_model(arch)` and `load_state_dict`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from torch import nn
+
+from .eegnet import EEGNet, EEGNetConfig, eegnet_config
+from .labram import Labram, LabramConfig, labram_config, load_pretrained
+
+logger = logging.getLogger(__name__)
+
+MODELS = {"eegnet": (EEGNetConfig, EEGNet), "labram": (LabramConfig, Labram)}
+
+__all__ = ["MODELS", "EEGNet", "EEGNetConfig", "Labram", "LabramConfig", "arch_for", "build_model",
+           "count_params", "eegnet_config", "labram_config", "load_pretrained"]
+
+
+def _registry(name: str):
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known: {sorted(MODELS)}")
+    return MODELS[name]
+
+
+def build_model(arch: dict) -> nn.Module:
+    """Instantiate the model described by an arch dict (`name` plus the config dataclass fields)."""
+    fields = dict(arch)
+    config_cls, model_cls = _registry(fields.pop("name", None))
+    known = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise ValueError(f"arch for {arch.get('name')!r}: unknown fields {unknown}")
+    return model_cls(config_cls(**fields))
+
+
+def arch_for(name: str, model_cfg: dict, n_chans: int, n_times: int, n_classes: int, sfreq: float,
+             ch_names: list[str]) -> dict:
+    """The arch dict of model `name` for data of shape (n_chans, n_times) at `sfreq` Hz with `n_classes`.
+
+    `model_cfg` holds overrides of the config fields; for labram also `size` ('tiny' | 'base' | 'large').
+    """
+    _registry(name)
+    overrides = dict(model_cfg)
+    if name == "eegnet":
+        cfg = eegnet_config(n_chans, n_times, n_classes, sfreq, **overrides)
+    else:
+        size = overrides.pop("size", "base")
+        if round(sfreq) != 200:
+            logger.warning("labram: data at %g Hz; LaBraM's patches are 1 s at 200 Hz", sfreq)
+        cfg = labram_config(size, n_chans, n_times, n_classes, list(ch_names), **overrides)
+    return {"name": name, **dataclasses.asdict(cfg)}
+
+
+def count_params(model: nn.Module) -> int:
+    """Number of parameters (all nn.Parameters; BatchNorm running statistics are buffers, not counted)."""
+    return sum(p.numel() for p in model.parameters())

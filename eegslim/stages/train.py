@@ -1,0 +1,73 @@
+"""Rules `train` and `finetune`: train a baseline model on one dataset's train/val windows, test it, save it.
+
+Writes `out_dir/{model.safetensors, arch.json, history.json, metrics.json}` (metrics.json last).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from eegslim.atomic import write_json
+from eegslim.metrics import metrics_record
+from eegslim.models import arch_for, build_model, count_params, load_pretrained
+from eegslim.models.checkpoint import file_sizes, save_checkpoint
+from eegslim.splits import load_split
+from eegslim.store import load_windows
+from eegslim.train import TrainConfig, evaluate, fit
+
+logger = logging.getLogger(__name__)
+
+
+def run(dataset: str, model: str, windows_h5: str | Path, split_json: str | Path, out_dir: str | Path,
+        model_cfg: dict, train_cfg: dict, seed: int) -> dict:
+    """Train `model` ('eegnet' | 'labram') on `dataset`; return the metrics record written to metrics.json.
+
+    model_cfg: config-field overrides (eegnet: F1, D, F2, dropout, ...; labram: size plus overrides), and for
+    labram `init` ('random' | 'pretrained') with `pretrained_path`. train_cfg: `TrainConfig` fields but seed.
+    """
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    cfg = TrainConfig.from_dict({**train_cfg, "seed": seed})
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    windows = load_windows(windows_h5)
+    split = load_split(split_json)
+    n_classes = len(windows.class_names)
+
+    arch_cfg = dict(model_cfg)
+    init = arch_cfg.pop("init", "random")
+    pretrained_path = arch_cfg.pop("pretrained_path", None)
+    _, n_chans, n_times = windows.X.shape
+    arch = arch_for(model, arch_cfg, n_chans, n_times, n_classes, windows.sfreq, list(windows.ch_names))
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    net = build_model(arch)
+    if init == "pretrained":
+        if not pretrained_path:
+            raise ValueError(f"model config of {model!r}: init 'pretrained' needs pretrained_path")
+        load_pretrained(net, pretrained_path)
+    elif init != "random":
+        raise ValueError(f"model config of {model!r}: init must be 'random' or 'pretrained', got {init!r}")
+    logger.info("%s on %s: %d params, %d classes, windows (%d, %d) at %g Hz", model, dataset, count_params(net),
+                n_classes, n_chans, n_times, windows.sfreq)
+
+    train, val, test = (np.asarray(split[part]) for part in ("train", "val", "test"))
+    history = fit(net, windows.X[train], windows.y[train], windows.X[val], windows.y[val], cfg, n_classes)
+    scores = evaluate(net, windows.X[test], windows.y[test], n_classes)
+    net.cpu()
+    weights = save_checkpoint(net, arch, out_dir)
+    file_bytes, gzip_bytes = file_sizes(weights)
+    write_json(out_dir / "history.json", history)
+    record = metrics_record(
+        dataset=dataset, model=model, stage="baseline", variant="torch", seed=seed,
+        params=count_params(net), nonzero_params=int(sum(int(p.count_nonzero()) for p in net.parameters())),
+        file_bytes=file_bytes, gzip_bytes=gzip_bytes, **scores)
+    write_json(out_dir / "metrics.json", record)
+    logger.info("%s on %s: test bacc %.4f, acc %.4f (%.0f s)", model, dataset, scores["balanced_accuracy"],
+                scores["accuracy"], time.perf_counter() - started)
+    return record

@@ -1,0 +1,199 @@
+"""One supervised training loop for every model (EEGNet, LaBraM, pruned variants).
+
+AdamW with linear warmup and a per-step cosine schedule, label smoothing, optional inverse-frequency
+class weights and LaBraM's layer-wise lr decay; the best epoch by validation balanced accuracy is kept
+and restored, with optional early stopping. Data are in-memory tensors, shuffled by a seeded generator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .metrics import classification_metrics
+
+logger = logging.getLogger(__name__)
+
+NO_WEIGHT_DECAY = ("pos_embed", "cls_token", "time_embed")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    warmup_epochs: float = 0.0
+    min_lr: float = 1e-6
+    label_smoothing: float = 0.0
+    layer_decay: float | None = None     # LaBraM: 0.65; only for models with `blocks`
+    class_weights: bool = False          # inverse-frequency cross-entropy weights
+    patience: int | None = None          # early stopping on validation balanced accuracy
+    seed: int = 0
+    device: str = "auto"                 # "auto" -> CUDA if available
+    num_threads: int | None = None
+
+    @classmethod
+    def from_dict(cls, cfg: dict) -> TrainConfig:
+        unknown = sorted(set(cfg) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"train config: unknown keys {unknown}")
+        return cls(**cfg)
+
+
+def resolve_device(device: str) -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else torch.device(device)
+
+
+def _layer_id(name: str, n_layers: int) -> int:
+    """LaBraM's get_num_layer_for_vit: 0 for the embeddings, b+1 for blocks.b, n_layers+1 for the rest."""
+    if name in ("cls_token", "mask_token", "pos_embed") or name.startswith("patch_embed"):
+        return 0
+    if name.startswith("blocks."):
+        return int(name.split(".")[1]) + 1
+    return n_layers + 1
+
+
+def param_groups(model: nn.Module, weight_decay: float, layer_decay: float | None) -> list[dict]:
+    """AdamW groups: no weight decay on 1-D params and embeddings; lr_scale = layer_decay^(L+1-layer_id)."""
+    if layer_decay is not None and not hasattr(model, "blocks"):
+        raise ValueError(f"layer_decay applies to transformers with `blocks`, not {type(model).__name__}")
+    n_layers = len(model.blocks) if layer_decay is not None else 0
+    groups: dict[tuple[int, bool], dict] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        decay = param.ndim > 1 and name not in NO_WEIGHT_DECAY
+        layer = _layer_id(name, n_layers) if layer_decay is not None else 0
+        scale = layer_decay ** (n_layers + 1 - layer) if layer_decay is not None else 1.0
+        group = groups.setdefault((layer, decay), {"params": [], "weight_decay": weight_decay if decay else 0.0,
+                                                   "lr_scale": scale})
+        group["params"].append(param)
+    return list(groups.values())
+
+
+def lr_at(step: int, total: int, warmup: int, lr: float, min_lr: float) -> float:
+    """Linear warmup from min_lr to lr over `warmup` steps, then cosine down to min_lr at `total`."""
+    if step < warmup:
+        return min_lr + (lr - min_lr) * step / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def _class_weights(y: torch.Tensor, n_classes: int) -> torch.Tensor:
+    counts = torch.bincount(y, minlength=n_classes).float()
+    return torch.where(counts > 0, counts.sum() / (n_classes * counts.clamp(min=1)), torch.zeros_like(counts))
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, X, batch_size: int = 256) -> torch.Tensor:
+    """Logits (n, N) of `model` in eval mode, on the CPU."""
+    model.eval()
+    device = _device_of(model)
+    X = torch.as_tensor(X, dtype=torch.float32)
+    return torch.cat([model(X[i:i + batch_size].to(device)).float().cpu() for i in range(0, len(X), batch_size)])
+
+
+def predict(model: nn.Module, X, batch_size: int = 256) -> np.ndarray:
+    """Predicted class ids (n,) as int64."""
+    return predict_logits(model, X, batch_size).argmax(1).numpy()
+
+
+def evaluate(model: nn.Module, X, y, n_classes: int, batch_size: int = 256) -> dict:
+    """`eegslim.metrics.classification_metrics` of the model's predictions on (X, y)."""
+    return classification_metrics(np.asarray(y), predict(model, X, batch_size), n_classes)
+
+
+def fit(model: nn.Module, X_train, y_train, X_val, y_val, cfg: TrainConfig, n_classes: int,
+        post_step: Iterable[Callable[[nn.Module], None]] = (), log: logging.Logger = logger) -> dict:
+    """Train `model` in place; restore the weights of the best validation epoch; return the history.
+
+    After every optimizer step: `model.apply_constraints()` if the model has it, then each `post_step(model)`
+    (pruning keeps its masks this way). History: per-epoch `train_loss`, `val_balanced_accuracy`, `lr`,
+    `seconds`, plus `best_epoch` (1-based), `best_val_balanced_accuracy` and `stopped_early`.
+    """
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    device = resolve_device(cfg.device)
+    model.to(device)
+    X = torch.as_tensor(X_train, dtype=torch.float32)
+    y = torch.as_tensor(y_train, dtype=torch.int64)
+    if device.type == "cuda":
+        X, y = X.to(device), y.to(device)
+    n = len(X)
+    if cfg.epochs < 1 or n < 2 or len(X_val) == 0:
+        raise ValueError(f"fit: need epochs >= 1, >= 2 training and >= 1 validation windows "
+                         f"(epochs={cfg.epochs}, {n} train, {len(X_val)} val)")
+    bs = min(cfg.batch_size, n)
+    steps_per_epoch = n // bs                        # drop the ragged last batch (BatchNorm needs > 1 sample)
+    total, warmup = cfg.epochs * steps_per_epoch, round(cfg.warmup_epochs * steps_per_epoch)
+    optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay, cfg.layer_decay), lr=cfg.lr)
+    weight = _class_weights(y, n_classes).to(device) if cfg.class_weights else None
+    constrain = getattr(model, "apply_constraints", None)
+    post_step = list(post_step)
+    generator = torch.Generator().manual_seed(cfg.seed)
+
+    history = {"epoch": [], "train_loss": [], "val_balanced_accuracy": [], "lr": [], "seconds": []}
+    best_bacc, best_epoch, best_state, stale = -1.0, 0, None, 0
+    step = 0
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        for epoch in range(1, cfg.epochs + 1):
+            start = time.perf_counter()
+            model.train()
+            order = torch.randperm(n, generator=generator)[: steps_per_epoch * bs].to(X.device)
+            loss_sum = torch.zeros((), device=device)
+            for batch in order.view(steps_per_epoch, bs):
+                lr = lr_at(step, total, warmup, cfg.lr, cfg.min_lr)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr * group["lr_scale"]
+                xb, yb = X[batch].to(device, non_blocking=True), y[batch].to(device, non_blocking=True)
+                loss = F.cross_entropy(model(xb), yb, weight=weight, label_smoothing=cfg.label_smoothing)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if constrain is not None:
+                    constrain()
+                for hook in post_step:
+                    hook(model)
+                loss_sum += loss.detach()
+                step += 1
+            bacc = evaluate(model, X_val, y_val, n_classes)["balanced_accuracy"]
+            seconds = time.perf_counter() - start
+            train_loss = loss_sum.item() / steps_per_epoch
+            for key, value in zip(history, (epoch, train_loss, bacc, lr, seconds)):
+                history[key].append(value)
+            log.info("epoch %d/%d  train loss %.4f  val bacc %.4f  lr %.2e  %.1f s",
+                     epoch, cfg.epochs, train_loss, bacc, lr, seconds)
+            if bacc > best_bacc:
+                best_bacc, best_epoch, stale = bacc, epoch, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                stale += 1
+                if cfg.patience is not None and stale >= cfg.patience:
+                    log.info("early stop: no val improvement for %d epochs", stale)
+                    break
+    finally:
+        torch.use_deterministic_algorithms(was_deterministic)
+    model.load_state_dict(best_state)
+    model.eval()
+    log.info("best epoch %d: val bacc %.4f", best_epoch, best_bacc)
+    history.update(best_epoch=best_epoch, best_val_balanced_accuracy=best_bacc,
+                   stopped_early=len(history["epoch"]) < cfg.epochs)
+    return history

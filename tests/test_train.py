@@ -1,0 +1,164 @@
+"""The training loop (both models learn, determinism, early stopping, hooks, lr schedule) and the train stage."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from eegslim.metrics import METRIC_KEYS
+from eegslim.models import arch_for, build_model
+from eegslim.models.checkpoint import load_checkpoint
+from eegslim.train import TrainConfig, evaluate, fit, lr_at, param_groups, predict
+
+FREQS = (5.0, 11.0, 19.0)
+
+
+def sine_windows(n, n_chans, n_times, sfreq, seed):
+    """Class k = a sinusoid of FREQS[k] Hz (random phase and gain per channel) in unit white noise."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, len(FREQS), n)
+    t = np.arange(n_times) / sfreq
+    phase = rng.uniform(0, 2 * np.pi, (n, 1, 1))
+    X = np.sin(2 * np.pi * np.array(FREQS)[y][:, None, None] * t + phase) * rng.uniform(0.5, 1.5, (n, n_chans, 1))
+    return (X + rng.normal(0, 1, (n, n_chans, n_times))).astype(np.float32), y
+
+
+def _eegnet(seed=0):
+    torch.manual_seed(seed)
+    return build_model(arch_for("eegnet", {"F1": 4, "D": 2, "F2": 8}, 4, 256, 3, 128.0, ["C3", "CZ", "C4", "PZ"]))
+
+
+def _labram(seed=0, **overrides):
+    torch.manual_seed(seed)
+    return build_model(arch_for("labram", {"size": "tiny", **overrides}, 3, 400, 3, 200.0, ["C3", "CZ", "C4"]))
+
+
+@pytest.fixture(scope="module")
+def eeg_data():
+    X, y = sine_windows(500, 4, 256, 128.0, seed=0)
+    return X[:300], y[:300], X[300:400], y[300:400], X[400:], y[400:]
+
+
+@pytest.fixture(scope="module")
+def labram_data():
+    X, y = sine_windows(500, 3, 400, 200.0, seed=1)
+    return X[:300], y[:300], X[300:400], y[300:400], X[400:], y[400:]
+
+
+def test_eegnet_learns_sinusoids(eeg_data):
+    X_tr, y_tr, X_va, y_va, X_te, y_te = eeg_data
+    model = _eegnet()
+    cfg = TrainConfig(epochs=15, batch_size=32, lr=3e-3, label_smoothing=0.1, class_weights=True, num_threads=2)
+    history = fit(model, X_tr, y_tr, X_va, y_va, cfg, n_classes=3)
+    assert history["best_val_balanced_accuracy"] >= 0.9
+    assert evaluate(model, X_te, y_te, 3)["balanced_accuracy"] >= 0.9
+    assert len(history["train_loss"]) == 15 and history["train_loss"][-1] < history["train_loss"][0]
+    # max-norm held after training
+    assert model.conv_spatial.weight.flatten(1).norm(dim=1).max() <= 1.0 + 1e-5
+    assert model.classifier.weight.norm(dim=1).max() <= 0.25 + 1e-5
+
+
+def test_labram_learns_sinusoids(labram_data):
+    X_tr, y_tr, X_va, y_va, X_te, y_te = labram_data
+    model = _labram()
+    cfg = TrainConfig(epochs=10, batch_size=32, lr=2e-3, weight_decay=0.05, warmup_epochs=1, label_smoothing=0.1)
+    history = fit(model, X_tr, y_tr, X_va, y_va, cfg, n_classes=3)
+    assert history["best_val_balanced_accuracy"] >= 0.9
+    assert evaluate(model, X_te, y_te, 3)["balanced_accuracy"] >= 0.9
+
+
+def test_fit_is_deterministic(labram_data):
+    X_tr, y_tr, X_va, y_va, *_ = labram_data
+    cfg = TrainConfig(epochs=2, batch_size=50, lr=1e-3, seed=7, layer_decay=0.65, weight_decay=0.05)
+    states = []
+    for _ in range(2):
+        model = _labram(seed=3)                     # drop_path 0.1 and shuffling both use the seed
+        fit(model, X_tr[:150], y_tr[:150], X_va, y_va, cfg, n_classes=3)
+        states.append(model.state_dict())
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+    other = _labram(seed=3)
+    fit(other, X_tr[:150], y_tr[:150], X_va, y_va, TrainConfig(**{**cfg.__dict__, "seed": 8}), n_classes=3)
+    assert not torch.equal(other.head.weight, states[0]["head.weight"])
+
+
+def test_early_stopping_restores_best_epoch(eeg_data):
+    X_tr, y_tr, X_va, y_va, *_ = eeg_data
+    model = _eegnet()
+    steps = []
+
+    def wreck_after_epoch_12(m):                   # 300 windows / 30 = 10 steps per epoch
+        steps.append(1)
+        if len(steps) > 120:
+            with torch.no_grad():
+                for p in m.parameters():
+                    p.zero_()
+
+    cfg = TrainConfig(epochs=40, batch_size=30, lr=3e-3, patience=15)   # cannot stop before the wreck
+    history = fit(model, X_tr, y_tr, X_va, y_va, cfg, n_classes=3, post_step=[wreck_after_epoch_12])
+    assert history["stopped_early"] and len(history["epoch"]) == history["best_epoch"] + 15
+    assert history["best_epoch"] <= 12 and max(history["val_balanced_accuracy"][12:]) < 0.5
+    assert len(steps) == 10 * len(history["epoch"])
+    restored = evaluate(model, X_va, y_va, 3)["balanced_accuracy"]
+    assert restored == history["best_val_balanced_accuracy"] >= 0.8
+    assert predict(model, X_va[:7]).shape == (7,)
+
+
+def test_param_groups_layer_decay_and_no_weight_decay():
+    model = _labram(depth=3, num_heads=[4, 4, 4], mlp_hidden=[400, 0, 400])
+    groups = param_groups(model, weight_decay=0.05, layer_decay=0.5)
+    by_param = {id(p): g for g in groups for p in g["params"]}
+    named = dict(model.named_parameters())
+    scale = {name: by_param[id(p)]["lr_scale"] for name, p in named.items()}
+    decay = {name: by_param[id(p)]["weight_decay"] for name, p in named.items()}
+    assert scale["cls_token"] == scale["pos_embed"] == scale["patch_embed.conv1.weight"] == 0.5 ** 4
+    assert scale["blocks.0.attn.qkv.weight"] == 0.5 ** 3 and scale["blocks.2.mlp.fc1.weight"] == 0.5
+    assert scale["time_embed"] == scale["head.weight"] == scale["fc_norm.weight"] == 1.0
+    assert decay["blocks.1.attn.qkv.weight"] == decay["head.weight"] == 0.05
+    assert all(decay[k] == 0.0 for k in ("pos_embed", "cls_token", "time_embed", "head.bias", "blocks.0.gamma_1",
+                                          "blocks.0.norm1.weight"))
+    assert sum(len(g["params"]) for g in groups) == len(named)
+    with pytest.raises(ValueError, match="layer_decay"):
+        param_groups(_eegnet(), 0.0, 0.65)
+
+
+def test_lr_schedule_warmup_then_cosine():
+    lrs = [lr_at(s, 100, 10, 1e-3, 1e-6) for s in range(101)]
+    assert lrs[0] == 1e-6 and math.isclose(lrs[10], 1e-3) and math.isclose(lrs[100], 1e-6)
+    assert all(a < b for a, b in zip(lrs[:10], lrs[1:11])) and all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    assert math.isclose(lrs[55], (1e-3 + 1e-6) / 2)
+
+
+def test_train_config_rejects_unknown_keys():
+    with pytest.raises(ValueError, match="lrate"):
+        TrainConfig.from_dict({"lrate": 0.1})
+
+
+def test_stage_train_writes_model_dir(tmp_path):
+    from eegslim.stages import split as split_stage
+    from eegslim.stages import train as train_stage
+    from eegslim.store import WindowWriter
+
+    X, y = sine_windows(240, 4, 256, 128.0, seed=2)
+    h5 = tmp_path / "windows.h5"
+    with WindowWriter(h5, ["C3", "CZ", "C4", "PZ"], 128.0, ["a", "b", "c"], "demo", {}) as writer:
+        for s in range(6):
+            rows = slice(40 * s, 40 * (s + 1))
+            writer.append(X[rows], y[rows], subject=f"sub-{s}", session="1", recording=f"sub-{s}_run-1")
+    split_stage.run(h5, tmp_path / "splits.json", 0.2, 0.2, seed=0)
+    out = tmp_path / "eegnet" / "baseline"
+    record = train_stage.run("demo", "eegnet", h5, tmp_path / "splits.json", out,
+                             model_cfg={"F1": 4, "D": 2, "F2": 8, "dropout": 0.25},
+                             train_cfg={"epochs": 2, "batch_size": 32, "lr": 3e-3, "num_threads": 2}, seed=0)
+    assert sorted(p.name for p in out.iterdir()) == ["arch.json", "history.json", "metrics.json", "model.safetensors"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics == record and set(METRIC_KEYS) <= set(metrics)
+    assert (metrics["dataset"], metrics["model"], metrics["stage"], metrics["variant"]) == ("demo", "eegnet",
+                                                                                           "baseline", "torch")
+    assert metrics["method"] is None and metrics["n_test"] == 40 and metrics["n_classes"] == 3
+    assert metrics["file_bytes"] == (out / "model.safetensors").stat().st_size > metrics["gzip_bytes"] > 0
+    model, arch = load_checkpoint(out)
+    assert arch["name"] == "eegnet" and arch["kernel_length"] == 64 and metrics["params"] == sum(
+        p.numel() for p in model.parameters()) == metrics["nonzero_params"]
+    assert len(json.loads((out / "history.json").read_text())["val_balanced_accuracy"]) == 2
