@@ -23,8 +23,8 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 def run(workdir: Path, cores: str, *args: str) -> float:
     """Run snakemake once; return its wall time in seconds (raises on failure)."""
-    cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", cores,
-           "--configfile", str(REPO / "config.yaml"), *args, "results/report.html"]
+    cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", cores, *args,
+           "results/report.html", "--configfile", str(REPO / "config.yaml")]
     start = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return time.perf_counter() - start

@@ -13,9 +13,8 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 def snakemake(workdir: Path, *args: str, configs: tuple[Path, ...] = (), check: bool = True, timeout: int = 1800):
     """Run snakemake on the repository's Snakefile in `workdir`; return the CompletedProcess."""
-    cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2"]
-    cmd += ["--configfile", str(REPO / "config.yaml"), *map(str, configs)]
-    cmd += list(args)
+    cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2", *args]
+    cmd += ["--configfile", str(REPO / "config.yaml"), *map(str, configs)]  # last: it swallows what follows
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
