@@ -51,9 +51,9 @@ class SubjectTraits:
 
     @classmethod
     def draw(cls, rng: np.random.Generator) -> SubjectTraits:
-        return cls(background_uv=10.0 * rng.lognormal(0.0, 0.2), alpha_uv=8.0 * rng.lognormal(0.0, 0.35),
-                   theta_uv=5.0 * rng.lognormal(0.0, 0.35), alpha_hz=rng.uniform(8.5, 11.5),
-                   theta_rise=rng.uniform(0.15, 0.7), alpha_drop=rng.uniform(0.05, 0.35),
+        return cls(background_uv=10.0 * rng.lognormal(0.0, 0.2), alpha_uv=8.0 * rng.lognormal(0.0, 0.2),
+                   theta_uv=5.0 * rng.lognormal(0.0, 0.2), alpha_hz=rng.uniform(8.5, 11.5),
+                   theta_rise=rng.uniform(0.6, 1.2), alpha_drop=rng.uniform(0.25, 0.5),
                    mixing=rng.normal(0.0, 1.0, (len(CHANNELS), N_SHARED_SOURCES)) / np.sqrt(N_SHARED_SOURCES),
                    channel_gains=rng.lognormal(0.0, 0.1, (len(CHANNELS), 1)))
 
