@@ -152,6 +152,7 @@ def test_labram_forward_shapes_and_patch_limits():
 
 def test_labram_tokens_follow_original_layout():
     """Patch embedding flattens as 'B C NA T -> B NA (T C)' and embeddings are added channel-major."""
+    torch.manual_seed(0)
     model = Labram(labram_config("tiny", 2, 400, 2, ["C3", "C4"], drop_path=0.0)).eval()
     x = torch.randn(1, 2, 400)
     patches = x.reshape(1, 4, 200)
@@ -160,8 +161,15 @@ def test_labram_tokens_follow_original_layout():
     conv = torch.nn.functional.gelu(pe.norm1(pe.conv1(patches.unsqueeze(1))))
     conv = torch.nn.functional.gelu(pe.norm3(pe.conv3(torch.nn.functional.gelu(pe.norm2(pe.conv2(conv))))))
     assert torch.allclose(emb[0, 3].reshape(25, 4), conv[0, :, 3].T)       # (T, C) order inside a token
-    # moving channel 1's signal to channel 0 changes the output (channel embedding is used)
-    assert not torch.allclose(model(x), model(x.flip(1)))
+    # tokens entering block 0: CLS + pos row 0, then channel-major patches + pos row of the channel + time row
+    seen = []
+    model.blocks[0].register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    model(x)
+    tokens, rows = seen[0][0], channel_index(["C3", "C4"])
+    assert torch.allclose(tokens[0], model.cls_token[0, 0] + model.pos_embed[0, 0])
+    for c, a in [(0, 0), (0, 1), (1, 0), (1, 1)]:
+        expected = emb[0, 2 * c + a] + model.pos_embed[0, rows[1 + c]] + model.time_embed[0, a]
+        assert torch.allclose(tokens[1 + 2 * c + a], expected, atol=1e-6)
 
 
 def test_labram_pruned_widths_build_and_run():
