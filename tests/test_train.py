@@ -162,4 +162,5 @@ def test_stage_train_writes_model_dir(tmp_path):
     model, arch = load_checkpoint(out)
     assert arch["name"] == "eegnet" and arch["kernel_length"] == 64 and metrics["params"] == sum(
         p.numel() for p in model.parameters()) == metrics["nonzero_params"]
+    assert metrics["macs"] > metrics["params"]  # every weight is used at least once per input
     assert len(json.loads((out / "history.json").read_text())["val_balanced_accuracy"]) == 2
