@@ -24,7 +24,7 @@ from eegslim.atomic import atomic_path
 log = logging.getLogger(__name__)
 
 _STR = h5py.string_dtype("utf-8")
-_META = ("subject", "session", "recording")
+_META = ("subject", "session", "recording", "fold")  # fold: published-protocol part or ""
 _CHUNK_BYTES = 1 << 20
 
 
@@ -106,9 +106,14 @@ class WindowWriter:
         subject: str,
         session: str,
         recording: str,
+        fold: str | Sequence[str] = "",
         sources: Iterable[str | Path] = (),
     ) -> None:
-        """Append one recording's windows X (n, C, T) and labels y (n,); hash its source files."""
+        """Append one recording's windows X (n, C, T) and labels y (n,); hash its source files.
+
+        fold: the published protocol's part ('train' | 'val' | 'test') of the recording, or one per
+        window; "" when the dataset has no published split.
+        """
         if self._h5 is None:
             raise RuntimeError(f"{self.path}: WindowWriter.append outside its `with` block")
         X, y = np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.int64)
@@ -121,7 +126,7 @@ class WindowWriter:
         elif X.shape[2] != self._h5["X"].shape[2]:
             raise ValueError(f"{recording}: window length {X.shape[2]} differs from {self._h5['X'].shape[2]}")
         start, stop = self.n_rows, self.n_rows + len(X)
-        columns = {"X": X, "y": y, "subject": subject, "session": session, "recording": recording}
+        columns = {"X": X, "y": y, "subject": subject, "session": session, "recording": recording, "fold": fold}
         for name, values in columns.items():
             self._h5[name].resize(stop, axis=0)
             self._h5[name][start:stop] = values
@@ -148,6 +153,7 @@ class Windows:
     subject: np.ndarray  # (n,) str
     session: np.ndarray
     recording: np.ndarray
+    fold: np.ndarray  # (n,) str: published-protocol part or ""
     sfreq: float
     ch_names: list[str]
     class_names: list[str]

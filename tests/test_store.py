@@ -83,3 +83,15 @@ def test_load_missing_or_corrupt(tmp_path):
         h5["X"] = np.zeros((1, 2, 3), dtype=np.float32)
     with pytest.raises(ValueError, match=r"partial\.h5: not a readable windows file"):
         load_windows(tmp_path / "partial.h5")
+
+
+def test_fold_column_round_trip(tmp_path):
+    """The published protocol's part travels per window (a string, '' when the dataset has none)."""
+    path = tmp_path / "w.h5"
+    with WindowWriter(path, ["Cz"], 100.0, ["a", "b"], "d", {}) as writer:
+        writer.append(np.zeros((2, 1, 10)), np.array([0, 1]), subject="s1", session="1", recording="r1", fold="test")
+        writer.append(np.zeros((3, 1, 10)), np.array([0, 1, 0]), subject="s2", session="1", recording="r2",
+                      fold=["train", "train", "val"])
+        writer.append(np.zeros((1, 1, 10)), np.array([1]), subject="s3", session="1", recording="r3")
+    assert load_windows(path).fold.tolist() == ["test", "test", "train", "train", "val", ""]
+    assert load_windows(path, rows=[4, 0]).fold.tolist() == ["val", "test"]

@@ -7,6 +7,8 @@ Registry: `ADAPTERS[cfg["adapter"]]`.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,7 @@ class RecordingItem:
     label: str | None = None
     event_classes: Mapping[str, str] | None = None
     epoch_s: float | None = None
+    fold: str | None = None  # the published protocol's part ('train' | 'val' | 'test'), if the dataset has one
     extra: Mapping[str, Any] = field(default_factory=dict)  # adapter-private (e.g. hypnogram path)
 
 
@@ -59,10 +62,17 @@ def check_options(options: Mapping[str, Any], known: set[str], adapter: str) -> 
         raise ValueError(f"options: unknown key(s) {unknown} for adapter {adapter!r} (known: {sorted(known)})")
 
 
-# Adapters import the types above, so they are imported after them.
-from eegslim.datasets import bids, sleep_edf  # noqa: E402
+def _discover() -> dict[str, Adapter]:
+    """Every module of this package that defines `ADAPTER` (adding an adapter = adding a module)."""
+    found = {}
+    for info in pkgutil.iter_modules(__path__):
+        adapter = getattr(importlib.import_module(f"{__name__}.{info.name}"), "ADAPTER", None)
+        if isinstance(adapter, Adapter):
+            found[adapter.name] = adapter
+    return found
 
-ADAPTERS: dict[str, Adapter] = {a.name: a for a in (sleep_edf.ADAPTER, bids.ADAPTER)}
+
+ADAPTERS: dict[str, Adapter] = _discover()
 
 
 def get_adapter(cfg: Mapping[str, Any]) -> Adapter:

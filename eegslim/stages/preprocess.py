@@ -80,7 +80,7 @@ def run(dataset: str, cfg: dict[str, Any], out_h5: str | Path, out_summary: str 
                 )
             writer.append(
                 rec.X, rec.y, subject=item.subject, session=item.session,
-                recording=_relative(item.path, root), sources=item.sources,
+                recording=_relative(item.path, root), fold=item.fold or "", sources=item.sources,
             )  # fmt: skip
             read.append(_read_entry(item, root, rec.dropped, len(rec.X)))
             per_class.update(class_names[k] for k in rec.y)
