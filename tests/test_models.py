@@ -52,6 +52,8 @@ def test_eegnet_config_scales_with_sfreq():
     assert (cfg.kernel_length, cfg.pool1, cfg.pool2) == (125, 8, 16)
     assert eegnet_config(19, 100, 2, 16).pool1 == 1
     assert eegnet_config(19, 1000, 2, 250, F1=4, pool2=4).pool2 == 4
+    short = eegnet_config(62, 400, 80, 1000)  # EEG-ImageNet's 0.4 s crop at 1000 Hz
+    assert short.kernel_length == 200 and short.final_length >= 4 and EEGNet(short)(torch.randn(2, 62, 400)).shape == (2, 80)
     with pytest.raises(ValueError, match="too short"):
         EEGNet(EEGNetConfig(2, 20, 2))
 
@@ -146,8 +148,22 @@ def test_labram_forward_shapes_and_patch_limits():
     assert model(torch.randn(2, 3, 600)).shape == (2, 5)
     with pytest.raises(ValueError, match="max_patches"):
         labram_config("tiny", 3, 200 * 17, 5, ["C3", "CZ", "C4"])
-    with pytest.raises(ValueError, match="patch_size"):
-        labram_config("tiny", 3, 650, 5, ["C3", "CZ", "C4"])
+
+    # a window that is not a whole number of patches is zero-padded: same output as padding by hand
+    torch.manual_seed(0)
+    short = Labram(labram_config("tiny", 3, 650, 5, ["C3", "CZ", "C4"])).eval()
+    padded = Labram(labram_config("tiny", 3, 800, 5, ["C3", "CZ", "C4"])).eval()
+    padded.load_state_dict(short.state_dict())
+    x = torch.randn(2, 3, 650)
+    torch.testing.assert_close(short(x), padded(torch.nn.functional.pad(x, (0, 150))))
+
+
+def test_labram_unknown_channel_names_fall_back_to_positions():
+    names = [f"EEG{i:03d}" for i in range(1, 6)]
+    arch = arch_for("labram", {"size": "tiny"}, 5, 400, 3, 200.0, names)
+    assert arch["channel_rows"] == [0, 1, 2, 3, 4, 5]
+    assert build_model(arch)(torch.randn(1, 5, 400)).shape == (1, 3)
+    assert arch_for("labram", {"size": "tiny"}, 2, 400, 3, 200.0, ["Cz", "Fpz-Cz"])["channel_rows"] is None
 
 
 def test_labram_tokens_follow_original_layout():

@@ -99,7 +99,7 @@ def test_missing_raw_folder_names_key_and_path(tmp_path):
 
 def test_transformer_patching_is_checked_at_start(tmp_path):
     overlay = tmp_path / "patch.yaml"
-    overlay.write_text("datasets:\n  demo_rest:\n    window_s: 3.3\n")
+    overlay.write_text("datasets:\n  demo_rest:\n    window_s: 17\n")
     proc = snakemake(tmp_path, "-n", "results/report.html", configs=(overlay,), check=False)
     assert proc.returncode != 0
     assert "datasets.demo_rest.window_s" in proc.stdout + proc.stderr

@@ -12,7 +12,7 @@ import logging
 from torch import nn
 
 from .eegnet import EEGNet, EEGNetConfig, eegnet_config
-from .labram import Labram, LabramConfig, labram_config, load_pretrained
+from .labram import Labram, LabramConfig, channel_index, labram_config, load_pretrained
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +53,22 @@ def arch_for(name: str, model_cfg: dict, n_chans: int, n_times: int, n_classes: 
         size = overrides.pop("size", "base")
         if round(sfreq) != 200:
             logger.warning("labram: data at %g Hz; LaBraM's patches are 1 s at 200 Hz", sfreq)
+        overrides.setdefault("channel_rows", _channel_rows(list(ch_names)))
         cfg = labram_config(size, n_chans, n_times, n_classes, list(ch_names), **overrides)
     return {"name": name, **dataclasses.asdict(cfg)}
+
+
+def _channel_rows(ch_names: list[str]) -> list[int] | None:
+    """None when every name has a standard 10-20 embedding row; else rows by position (not pretrained-compatible)."""
+    try:
+        channel_index(ch_names)
+        return None
+    except ValueError as err:
+        if len(ch_names) > 128:
+            raise ValueError(f"labram: {err}; and {len(ch_names)} channels exceed the 128 positional rows") from err
+        logger.warning("labram: %s; channel embeddings use positions 1..%d instead (a published checkpoint's "
+                       "channel embeddings will not match)", err, len(ch_names))
+        return list(range(len(ch_names) + 1))
 
 
 def count_params(model: nn.Module) -> int:

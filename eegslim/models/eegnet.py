@@ -54,12 +54,17 @@ def eegnet_config(n_chans: int, n_times: int, n_classes: int, sfreq: float, **ov
     """EEGNet config for data at `sfreq` Hz: kernel_length = sfreq/2, pools 4 and 8 at 128 Hz, scaled with sfreq.
 
     The separable kernel (16) stays fixed: after pool_1 the time resolution is about 32 Hz at any sfreq.
+    Short windows at high rates (0.4 s at 1000 Hz) keep at least MIN_FINAL_LENGTH samples after pooling:
+    the kernel is capped at half the window and the larger pool is halved until they fit.
     """
-    defaults = {
-        "kernel_length": max(1, round(sfreq / 2)),
-        "pool1": max(1, round(4 * sfreq / 128)),
-        "pool2": max(1, round(8 * sfreq / 128)),
-    }
+    kernel_length = min(max(1, round(sfreq / 2)), max(1, n_times // 2))
+    pool1, pool2 = max(1, round(4 * sfreq / 128)), max(1, round(8 * sfreq / 128))
+    while n_times // (pool1 * pool2) < MIN_FINAL_LENGTH and max(pool1, pool2) > 1:
+        if pool2 >= pool1:
+            pool2 = max(1, pool2 // 2)
+        else:
+            pool1 = max(1, pool1 // 2)
+    defaults = {"kernel_length": kernel_length, "pool1": pool1, "pool2": pool2}
     return EEGNetConfig(n_chans=n_chans, n_times=n_times, n_classes=n_classes, **{**defaults, **overrides})
 
 
@@ -70,6 +75,7 @@ def _max_norm_(weight: torch.Tensor, max_norm: float) -> None:
 
 
 BN_MOMENTUM = 0.1
+MIN_FINAL_LENGTH = 4  # time samples left for the classifier after both pools
 
 
 class EEGNet(nn.Module):

@@ -78,13 +78,16 @@ class LabramConfig:
     drop_path: float = 0.1
     max_patches: int = 16
     init_scale: float = 0.001
+    channel_rows: list[int] | None = None           # pos_embed rows (CLS first); None = from ch_names
 
     def __post_init__(self):
         if len(self.ch_names) != self.n_chans:
             raise ValueError(f"LaBraM: {len(self.ch_names)} ch_names for n_chans={self.n_chans}")
-        if self.n_times % self.patch_size or not 1 <= self.n_times // self.patch_size <= self.max_patches:
-            raise ValueError(f"LaBraM: n_times={self.n_times} must be A * patch_size ({self.patch_size}) "
-                             f"with 1 <= A <= max_patches ({self.max_patches})")
+        if not 1 <= self.n_patches <= self.max_patches:
+            raise ValueError(f"LaBraM: n_times={self.n_times} makes {self.n_patches} patches of {self.patch_size} "
+                             f"samples; 1 to max_patches ({self.max_patches}) fit the temporal embedding")
+        if self.channel_rows is not None and len(self.channel_rows) != self.n_chans + 1:
+            raise ValueError(f"LaBraM: channel_rows needs CLS + {self.n_chans} entries, got {len(self.channel_rows)}")
         if len(self.num_heads) != self.depth or len(self.mlp_hidden) != self.depth:
             raise ValueError(f"LaBraM: num_heads {self.num_heads} and mlp_hidden {self.mlp_hidden} "
                              f"need one entry per block (depth={self.depth})")
@@ -96,7 +99,8 @@ class LabramConfig:
 
     @property
     def n_patches(self) -> int:
-        return self.n_times // self.patch_size
+        """Patches per channel; a window that is not a multiple of patch_size is zero-padded at its end."""
+        return -(-self.n_times // self.patch_size)
 
     @property
     def embed_dim(self) -> int:
@@ -231,7 +235,8 @@ class Labram(nn.Module):
         super().__init__()
         self.cfg = cfg
         E = cfg.embed_dim
-        self.register_buffer("chan_index", torch.tensor(channel_index(cfg.ch_names)), persistent=False)
+        rows = cfg.channel_rows if cfg.channel_rows is not None else channel_index(cfg.ch_names)
+        self.register_buffer("chan_index", torch.tensor(rows), persistent=False)
         self.patch_embed = TemporalConv(cfg.out_chans)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, E))
         self.pos_embed = nn.Parameter(torch.zeros(1, 128 + 1, E))
@@ -265,12 +270,14 @@ class Labram(nn.Module):
             self.head.bias.mul_(self.cfg.init_scale)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, A*P) -> pooled features (B, E)."""
+        """(B, C, n_times) -> pooled features (B, E); the window is zero-padded to A whole patches."""
         B, C, T = x.shape
-        if C != self.cfg.n_chans or T % self.cfg.patch_size or T // self.cfg.patch_size > self.cfg.max_patches:
+        if C != self.cfg.n_chans or T != self.cfg.n_times:
             raise ValueError(f"LaBraM: input {tuple(x.shape)} does not fit n_chans={self.cfg.n_chans}, "
-                             f"patch_size={self.cfg.patch_size}, max_patches={self.cfg.max_patches}")
-        A = T // self.cfg.patch_size
+                             f"n_times={self.cfg.n_times}")
+        A = self.cfg.n_patches
+        if A * self.cfg.patch_size != T:
+            x = F.pad(x, (0, A * self.cfg.patch_size - T))
         x = self.patch_embed(x.reshape(B, C * A, self.cfg.patch_size))            # (B, C*A, E), channel-major
         pos = self.pos_embed[:, self.chan_index]                                  # (1, 1+C, E)
         x = x + pos[:, 1:].repeat_interleave(A, dim=1) + self.time_embed[:, :A].repeat(1, C, 1)
