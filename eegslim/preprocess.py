@@ -1,6 +1,7 @@
 """One recording → labelled windows: pick channels, filter, notch, resample, scale, window, clean.
 
 Windows are float32 (n, C, T) in units of 0.1 mV (µV/100, LaBraM's input scale: X = volts·1e4).
+Already-epoched trials (`TrialBlock`) take the same chain on arrays; each trial is one window.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import mne
 import numpy as np
 
-from eegslim.datasets import RecordingItem
+from eegslim.datasets import RecordingItem, TrialBlock
 from eegslim.io import RecordingError, load_raw, normalize_name, pick_channels
 
 log = logging.getLogger(__name__)
@@ -180,3 +181,72 @@ def preprocess_recording(
         item.path.name, len(X), sum(dropped.values()), len(raw.ch_names), raw.info["sfreq"],
     )  # fmt: skip
     return RecordingWindows(X, y, list(raw.ch_names), float(raw.info["sfreq"]), dropped_channels, dropped)
+
+
+@dataclass
+class TrialWindows(RecordingWindows):
+    """Windows of one TrialBlock, with the per-trial columns of the trials kept."""
+
+    subject: np.ndarray  # (n,) str
+    fold: np.ndarray  # (n,) str, '' where the dataset has no published part
+
+
+def _pick_trial_channels(block: TrialBlock, params: Params) -> tuple[list[int], list[str], list[str]]:
+    """Indices into block.ch_names, their standard names and the dropped names (same rules as raws)."""
+    probe = mne.io.RawArray(
+        np.zeros((len(block.ch_names), 1)), mne.create_info(list(block.ch_names), block.sfreq, "eeg"), verbose="error"
+    )
+    pick_channels(probe, params.channels, block.recording)
+    names = [normalize_name(c) for c in block.ch_names]
+    idx = [names.index(c) for c in probe.ch_names]
+    return idx, list(probe.ch_names), [c for c in names if c not in probe.ch_names]
+
+
+def _filter_trials(X: np.ndarray, sfreq: float, params: Params, recording: str) -> tuple[np.ndarray, float]:
+    """Band-pass, notch and resample X (n, C, T) volts with MNE; returns X and its rate."""
+    try:
+        if params.l_freq is not None or params.h_freq is not None:
+            X = mne.filter.filter_data(X, sfreq, params.l_freq, params.h_freq, verbose="error")
+        if params.notch is not None:
+            X = mne.filter.notch_filter(X, sfreq, np.atleast_1d(params.notch), verbose="error")
+        if params.sfreq is not None and sfreq != params.sfreq:
+            X, sfreq = mne.filter.resample(X, up=params.sfreq, down=sfreq, axis=-1, verbose="error"), params.sfreq
+    except ValueError as err:  # e.g. a cut-off at or above the Nyquist frequency
+        raise RecordingError(f"{recording}: filter/notch/resample settings do not fit ({err})") from err
+    return X, sfreq
+
+
+def preprocess_trials(block: TrialBlock, params: Params) -> TrialWindows:
+    """Trials (n, C, T) volts → windows (n', C', T') float32 in 0.1 mV, one per usable trial.
+
+    `params.window_s` must equal the trial length (T / block.sfreq); stride_s is not used. Trials
+    with non-finite values ('nan') or a flat channel ('flat', std < FLAT_STD) are dropped, counted
+    with the adapter's own `block.dropped` reasons.
+    """
+    n, _, n_times = block.X.shape
+    if not np.isclose(params.window_s * block.sfreq, n_times):
+        raise ValueError(
+            f"window_s: {params.window_s} s, but the trials of {block.recording} are {n_times} samples at "
+            f"{block.sfreq:g} Hz = {n_times / block.sfreq:g} s after the adapter's crop; set window_s to "
+            f"{n_times / block.sfreq:g}"
+        )
+    idx, ch_names, dropped_channels = _pick_trial_channels(block, params)
+    finite = np.isfinite(block.X[:, idx]).all(axis=(1, 2))
+    X = block.X[np.ix_(np.flatnonzero(finite), idx)]
+    X, sfreq = _filter_trials(X, block.sfreq, params, block.recording) if len(X) else (X, params.sfreq or block.sfreq)
+    if not np.isclose(params.window_s * sfreq, round(params.window_s * sfreq)):
+        raise ValueError(f"window_s: {params.window_s} s is not a whole number of samples at {sfreq} Hz")
+    X = (X * SCALE).astype(np.float32)
+    flat = (X.std(axis=2) < FLAT_STD).any(axis=1)
+    fold = np.full(n, "", dtype=object) if block.fold is None else np.asarray(block.fold, dtype=object)
+    keep = np.flatnonzero(finite)[~flat]
+    dropped = {**block.dropped, "nan": int(n - finite.sum()), "flat": int(flat.sum())}
+    log.info(
+        "%s: %d trials kept of %d (%s dropped), %d channels at %g Hz",
+        block.recording, len(keep), n, sum(dropped.values()), len(ch_names), sfreq,
+    )  # fmt: skip
+    return TrialWindows(
+        X=X[~flat], y=np.asarray(block.y, dtype=np.int64)[keep], ch_names=ch_names, sfreq=float(sfreq),
+        dropped_channels=dropped_channels, dropped=dropped,
+        subject=np.asarray(block.subject, dtype=object)[keep], fold=fold[keep],
+    )  # fmt: skip

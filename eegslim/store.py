@@ -2,7 +2,8 @@
 
 Layout (docs/contracts.md): X float32 (n, C, T) in 0.1 mV, y int64 (n,), subject/session/recording
 UTF-8 strings (n,); attrs dataset, sfreq, ch_names, class_names, unit, preprocessing,
-source_hashes (JSON).
+source_hashes, protocol (JSON; protocol: the published evaluation protocol the `fold` column follows,
+{"name", "description", "caveat", ...}, or null).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class WindowWriter:
         preprocessing: dict[str, Any],
         unit: str = "0.1 mV",
         source_root: str | Path | None = None,
+        protocol: dict[str, Any] | None = None,
     ) -> None:
         self.path = Path(path)
         self.attrs = {
@@ -63,6 +65,7 @@ class WindowWriter:
             "class_names": json.dumps(list(class_names)),
             "unit": unit,
             "preprocessing": json.dumps(preprocessing, sort_keys=True),
+            "protocol": json.dumps(protocol, sort_keys=True),
         }
         self.n_channels, self.n_classes = len(ch_names), len(class_names)
         self.source_root = None if source_root is None else Path(source_root)
@@ -189,6 +192,7 @@ def load_windows(path: str | Path, rows: Sequence[int] | np.ndarray | None = Non
             attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in h5.attrs.items()}
             for key in ("ch_names", "class_names", "preprocessing", "source_hashes"):
                 attrs[key] = json.loads(attrs[key])
+            attrs["protocol"] = json.loads(attrs.get("protocol", "null"))  # absent in files written before it
             return Windows(
                 X=_read_rows(h5["X"], idx),
                 y=_read_rows(h5["y"], idx),

@@ -216,3 +216,28 @@ def test_stage_psg_without_hypnogram(tmp_path):
     with pytest.raises(RecordingError, match=r"SC4002E0-PSG\.edf: no hypnogram.*strict"):
         run("s", {**SLEEP_CFG, "root": str(root), "strict": True}, tmp_path / "w2.h5", tmp_path / "s2.json")
     assert not (tmp_path / "w2.h5").exists()
+
+
+def test_trials_pick_filter_resample_and_drop():
+    from eegslim.datasets import TrialBlock
+    from eegslim.preprocess import preprocess_trials
+
+    t = np.arange(400) / 1000.0
+    X = np.tile(np.sin(2 * np.pi * 10 * t) + np.sin(2 * np.pi * 200 * t), (5, 3, 1)) * 20e-6
+    X[1, 0, 7] = np.nan
+    X[2, 2] = 0.0  # a flat channel
+    block = TrialBlock(X=X, sfreq=1000.0, ch_names=["FZ", "CZ", "PZ"], y=np.arange(5) % 2, class_names=["a", "b"],
+                       subject=np.array([f"s{i}" for i in range(5)]), session="1", recording="f.pth#s",
+                       fold=np.array(["train", "train", "test", "test", "test"]))  # fmt: skip
+    params = Params(window_s=0.4, channels=("Pz", "Fz"), sfreq=250.0, h_freq=40.0)
+    rec = preprocess_trials(block, params)
+    assert rec.X.shape == (3, 2, 100) and rec.ch_names == ["Pz", "Fz"] and rec.sfreq == 250.0
+    assert rec.dropped == {"nan": 1, "flat": 1} and rec.dropped_channels == ["Cz"]
+    assert rec.subject.tolist() == ["s0", "s3", "s4"] and rec.fold.tolist() == ["train", "test", "test"]
+    assert rec.y.tolist() == [0, 1, 0]
+    spectrum = np.abs(np.fft.rfft(rec.X[0, 1]))
+    assert spectrum[4] > 0.5 * 0.2 * 50  # 10 Hz kept: 0.2 (0.1 mV) amplitude over 100 samples
+    with pytest.raises(RecordingError, match=r"f\.pth#s: missing channels \['O1'\]"):
+        preprocess_trials(block, Params(window_s=0.4, channels=("O1",)))
+    with pytest.raises(ValueError, match=r"window_s: 0.5 s, but the trials of f\.pth#s are 400 samples at 1000 Hz"):
+        preprocess_trials(block, Params(window_s=0.5))

@@ -95,3 +95,13 @@ def test_fold_column_round_trip(tmp_path):
         writer.append(np.zeros((1, 1, 10)), np.array([1]), subject="s3", session="1", recording="r3")
     assert load_windows(path).fold.tolist() == ["test", "test", "train", "train", "val", ""]
     assert load_windows(path, rows=[4, 0]).fold.tolist() == ["val", "test"]
+
+
+def test_protocol_attr(tmp_path):
+    protocol = {"name": "official", "description": "d", "caveat": "block design"}
+    for name, value in (("p.h5", protocol), ("none.h5", None)):
+        with WindowWriter(tmp_path / name, ["Cz"], 100.0, ["a"], "d", {}, protocol=value) as writer:
+            writer.append(np.zeros((1, 1, 10)), [0], subject="s", session="1", recording="r")
+        assert load_windows(tmp_path / name).attrs["protocol"] == value
+    with h5py.File(tmp_path / "none.h5", "r") as h5:
+        assert h5.attrs["protocol"] == "null"

@@ -2,6 +2,9 @@
 
 An adapter turns `root` + `options` into `RecordingItem`s (and `Skipped` files), names the classes,
 and reads one item into an MNE raw (preload=False) carrying the annotations its labels come from.
+Datasets shipped as already-epoched trials (EEG-ImageNet, Spampinato) give `read_trials` instead:
+one item (a file) → `TrialBlock`s, one per subject, whose class names come from the file.
+An adapter may also describe the dataset's published evaluation protocol (`protocol`).
 Registry: `ADAPTERS[cfg["adapter"]]`.
 """
 
@@ -9,12 +12,13 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import mne
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -45,14 +49,49 @@ class Skipped:
     reason: str
 
 
+@dataclass
+class TrialBlock:
+    """Already-epoched trials (usually one subject of one file); each trial becomes one window.
+
+    X (n, C, T) float64 in volts, cropped as the dataset's protocol says; sfreq in Hz; y (n,) int64
+    ids into `class_names`; subject (n,) str; fold (n,) str ('train' | 'val' | 'test' | '') or None
+    when the dataset has no published split; recording: name relative to the root, e.g.
+    'EEG-ImageNet_1.pth#sub-03'; dropped: trials the adapter left out, by reason.
+    """
+
+    X: np.ndarray
+    sfreq: float
+    ch_names: list[str]
+    y: np.ndarray
+    class_names: list[str]
+    subject: np.ndarray
+    session: str
+    recording: str
+    fold: np.ndarray | None = None
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Adapter:
-    """find(root, options) → (items, skipped); class_names(options); read(item, options) → raw."""
+    """find(root, options) → (items, skipped), and either
+
+    - class_names(options) + read(item, options) → raw (continuous recordings), or
+    - read_trials(item, options) → iterable of TrialBlock (epoched trials; class names per block).
+
+    protocol(options) → None or {"name", "description", "caveat", ...}: the published evaluation
+    protocol whose parts the windows' `fold` column holds (stored as windows.h5 attr `protocol`).
+    """
 
     name: str
     find: Callable[[Path, Mapping[str, Any]], tuple[list[RecordingItem], list[Skipped]]]
-    class_names: Callable[[Mapping[str, Any]], list[str]]
-    read: Callable[[RecordingItem, Mapping[str, Any]], mne.io.BaseRaw]
+    class_names: Callable[[Mapping[str, Any]], list[str]] | None = None
+    read: Callable[[RecordingItem, Mapping[str, Any]], mne.io.BaseRaw] | None = None
+    read_trials: Callable[[RecordingItem, Mapping[str, Any]], Iterable[TrialBlock]] | None = None
+    protocol: Callable[[Mapping[str, Any]], dict[str, Any] | None] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.read is None) == (self.read_trials is None) or (self.read is not None) != (self.class_names is not None):
+            raise TypeError(f"adapter {self.name!r}: give class_names + read, or read_trials alone")
 
 
 def check_options(options: Mapping[str, Any], known: set[str], adapter: str) -> None:
