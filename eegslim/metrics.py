@@ -13,7 +13,10 @@ METRIC_KEYS = (
     "accuracy", "balanced_accuracy", "macro_f1", "cohen_kappa", "n_test",
     "latency_ms_b1", "latency_ms_b64",
     "n_classes", "chance_accuracy", "chance_balanced_accuracy",
+    "split_protocol", "split_caveat",
 )
+# split_protocol: the splits.json protocol the test set came from (subject | kfold | official);
+# split_caveat: its caveat (e.g. subjects shared between train and test under a published protocol) or null.
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict[str, float]:

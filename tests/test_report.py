@@ -32,7 +32,7 @@ def sizes(model, method, ratio, variant):
     return int(params), int(nonzero), int(file_bytes), int(gzip_bytes), latency
 
 
-def write_record(root, ds, model, method, ratio, variant, seed, ba, latency="auto"):
+def write_record(root, ds, model, method, ratio, variant, seed, ba, latency="auto", split=("subject", None)):
     params, nonzero, file_bytes, gzip_bytes, lat = sizes(model, method, ratio, variant)
     stage = "baseline" if variant == "torch" and not method else "prune" if variant == "torch" else "quantize"
     rec = metrics_record(
@@ -41,7 +41,7 @@ def write_record(root, ds, model, method, ratio, variant, seed, ba, latency="aut
         file_bytes=file_bytes, gzip_bytes=gzip_bytes, accuracy=ba + 0.03, balanced_accuracy=ba,
         macro_f1=ba - 0.02, cohen_kappa=ba - 0.2, n_test=400, latency_ms_b1=lat if latency == "auto" else latency,
         latency_ms_b64=None if lat is None else lat * 20, n_classes=5, chance_accuracy=0.4,
-        chance_balanced_accuracy=0.2,
+        chance_balanced_accuracy=0.2, split_protocol=split[0], split_caveat=split[1],
     )
     if variant == "int8_dynamic":
         rec.update(agreement_fp32=0.99, cpu_flags=["avx2", "avx512_vnni"])
@@ -52,7 +52,7 @@ def write_record(root, ds, model, method, ratio, variant, seed, ba, latency="aut
     return str(path)
 
 
-def write_grid(root, ds, pruned=True):
+def write_grid(root, ds, pruned=True, split=("subject", None)):
     """Baseline + 2 methods × 3 ratios, each as torch/fp32/int8 variants; two seeds for EEGNet's baseline and
     its l1_structured 0.5 models (±0.02 around the mean); LaBraM's magnitude 0.3 int8 has no latency."""
     files = []
@@ -65,7 +65,7 @@ def write_grid(root, ds, pruned=True):
                 for seed, offset in ((0, -0.02), (1, 0.02)) if two else ((0, 0.0),):
                     no_latency = (model, method, ratio, variant) == ("labram", "magnitude_global", 0.3, "int8_dynamic")
                     files.append(write_record(root, ds, model, method, ratio, variant, seed, ba + offset,
-                                              latency=None if no_latency else "auto"))
+                                              latency=None if no_latency else "auto", split=split))
     return files
 
 
@@ -232,9 +232,12 @@ def test_outputs_atomic_and_deterministic(built, tmp_path):
     ("{not json", "not valid JSON"),
     (json.dumps({"dataset": "d"}), "missing keys"),
     (json.dumps(metrics_record(dataset="d", model="eegnet", stage="baseline", variant="torch",
-                               balanced_accuracy="high")), "'balanced_accuracy' must be a number"),
+                               balanced_accuracy="high", split_protocol="subject")),
+     "'balanced_accuracy' must be a number"),
     (json.dumps(metrics_record(dataset="d", model="eegnet", stage="train", variant="torch",
-                               balanced_accuracy=0.5)), "stage must be one of"),
+                               balanced_accuracy=0.5, split_protocol="subject")), "stage must be one of"),
+    (json.dumps(metrics_record(dataset="d", model="eegnet", stage="baseline", variant="torch",
+                               balanced_accuracy=0.5)), "'split_protocol' must be a non-empty string"),
 ])
 def test_malformed_metrics_names_the_file(tmp_path, content, problem):
     bad = tmp_path / "bad" / "metrics.json"
@@ -252,3 +255,79 @@ def test_duplicate_record_and_bad_budget_are_errors(tmp_path):
         report.run(files + files[:1], {}, tmp_path / "r.html", tmp_path / "t", {})
     with pytest.raises(ValueError, match="report.accuracy_budget"):
         report.run(files, {}, tmp_path / "r.html", tmp_path / "t", {"accuracy_budget": "1 point"})
+
+
+CAVEAT = "block-confounded (Li et al., <IEEE TPAMI> 2020) & optimistic"
+
+
+def write_official_split(root, ds, caveat=CAVEAT):
+    """An official split whose six subjects are in every part (the Spampinato layout)."""
+    everyone = [f"s{i}" for i in range(6)]
+    split = {
+        "protocol": "official", "published_protocol": "split 0", "seed": 0,
+        "protocol_description": "published protocol split 0: by image, all subjects pooled; published val part",
+        "caveat": caveat, "leaks_subjects": True, "excluded_windows": 36,
+        "train": list(range(80)), "val": list(range(80, 90)), "test": list(range(90, 100)),
+        "subjects": {"train": everyone, "val": everyone, "test": everyone},
+        "audit": {"shared_subjects": {"train-val": everyone, "train-test": everyone, "val-test": everyone}},
+    }
+    (root / ds).mkdir(parents=True, exist_ok=True)
+    (root / ds / "splits.json").write_text(json.dumps(split))
+    return {"split": str(root / ds / "splits.json")}
+
+
+def test_official_protocol_shows_caveat_and_shared_subjects(built, tmp_path):
+    files = write_grid(tmp_path, "spampinato", pruned=False, split=("official", CAVEAT))
+    report.run(files, {"spampinato": write_official_split(tmp_path, "spampinato")}, tmp_path / "r.html",
+               tmp_path / "t", {})
+    part = section((tmp_path / "r.html").read_text(encoding="utf-8"), "spampinato")
+    box = part.split('<div class="warn">')[1].split("</div>")[0]
+    assert '<p class="bad">Published protocol, not leakage-safe: test scores are optimistic.</p>' in box
+    assert "Caveat: block-confounded (Li et al., &lt;IEEE TPAMI&gt; 2020) &amp; optimistic" in box
+    assert '<p class="bad">subjects shared between train and test: 6</p>' in box
+    assert "Split protocol: <b>official</b> (published protocol split 0: by image" in part
+    assert "36 windows outside the published split are left out" in part
+    assert 'class="bad">Leakage audit: subjects: train-test shared: s0, s1' in part
+    assert "<b>official</b> split <span class=\"bad\">(not leakage-safe" in part
+    row = pd.read_csv(tmp_path / "t" / "datasets.csv").iloc[0]
+    assert (row["split_protocol"], row["split_caveat"]) == ("official", CAVEAT)
+    assert set(pd.read_csv(tmp_path / "t" / "summary_spampinato.csv")["split_protocol"]) == {"official"}
+    results = pd.read_csv(tmp_path / "t" / "results.csv")
+    assert set(results["split_caveat"]) == {CAVEAT}
+    # a clean subject split: green audit line, no warning box
+    sleep = section(built["html"], "sleep_edf")
+    assert 'class="ok">Leakage audit: no subject shared' in sleep and 'class="warn"' not in sleep
+    assert "Split protocol: <b>subject</b>" in sleep
+    assert pd.read_csv(built["tables"] / "datasets.csv").set_index("dataset").loc["sleep_edf", "split_protocol"] \
+        == "subject"
+    bids = section(built["html"], "bids_rest")  # a hand-made subject split that leaks is flagged too
+    assert "subjects shared between train and test: 1" in bids and "not leakage-safe" in bids
+
+
+def test_long_shared_lists_are_shortened(tmp_path):
+    split = write_official_split(tmp_path, "big")
+    data = json.loads((tmp_path / "big" / "splits.json").read_text())
+    data["audit"]["shared_recordings"] = {"train-test": [f"s0/rec{i:03d}" for i in range(500)]}
+    (tmp_path / "big" / "splits.json").write_text(json.dumps(data))
+    files = write_grid(tmp_path, "big", pruned=False, split=("official", CAVEAT))
+    report.run(files, {"big": split}, tmp_path / "r.html", tmp_path / "t", {})
+    audit = pd.read_csv(tmp_path / "t" / "datasets.csv").iloc[0]["leakage_audit"]
+    assert "rec009, … (500 in all)" in audit and "rec010" not in audit
+
+
+def test_protocol_from_records_and_mismatch_note(tmp_path):
+    files = write_grid(tmp_path, "d", pruned=False, split=("kfold", None))
+    report.run(files, {}, tmp_path / "r.html", tmp_path / "t", {})
+    assert pd.read_csv(tmp_path / "t" / "datasets.csv").iloc[0]["split_protocol"] == "kfold"
+    assert "Split protocol: <b>kfold</b>" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    report.run(files, {"d": write_official_split(tmp_path, "d")}, tmp_path / "r2.html", tmp_path / "t2", {})
+    notes = pd.read_csv(tmp_path / "t2" / "datasets.csv").iloc[0]["notes"]
+    assert "split protocol 'kfold'" in notes and "re-run the stale stages" in notes
+
+
+def test_records_of_one_dataset_must_share_the_split(tmp_path):
+    files = write_grid(tmp_path / "a", "d", pruned=False)
+    other = write_record(tmp_path / "b", "d", "eegnet", "l1_structured", 0.5, "torch", 0, 0.8,
+                         split=("official", CAVEAT))
+    with pytest.raises(ValueError, match=re.escape(other) + ".*split protocol 'official'.*differs"):
+        report.run(files + [other], {}, tmp_path / "r.html", tmp_path / "t", {})

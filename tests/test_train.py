@@ -158,6 +158,7 @@ def test_stage_train_writes_model_dir(tmp_path):
     assert (metrics["dataset"], metrics["model"], metrics["stage"], metrics["variant"]) == ("demo", "eegnet",
                                                                                            "baseline", "torch")
     assert metrics["method"] is None and metrics["n_test"] == 40 and metrics["n_classes"] == 3
+    assert (metrics["split_protocol"], metrics["split_caveat"]) == ("subject", None)
     assert metrics["file_bytes"] == (out / "model.safetensors").stat().st_size > metrics["gzip_bytes"] > 0
     model, arch = load_checkpoint(out)
     assert arch["name"] == "eegnet" and arch["kernel_length"] == 64 and metrics["params"] == sum(

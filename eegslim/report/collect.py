@@ -18,8 +18,11 @@ log = logging.getLogger(__name__)
 STAGES = ("baseline", "prune", "quantize")
 # A configuration: records that differ only in seed are repeats of it.
 CONFIG_KEYS = ("dataset", "model", "method", "ratio", "recovery", "variant")
-TEXT_KEYS = ("dataset", "model", "stage", "variant")
-NUMBER_KEYS = tuple(k for k in METRIC_KEYS if k not in TEXT_KEYS + ("method", "recovery"))
+TEXT_KEYS = ("dataset", "model", "stage", "variant", "split_protocol")
+OPTIONAL_TEXT_KEYS = ("method", "recovery", "split_caveat")
+NUMBER_KEYS = tuple(k for k in METRIC_KEYS if k not in TEXT_KEYS + OPTIONAL_TEXT_KEYS)
+# Taken from a configuration's first record (all its records share them: load_records checks the split keys).
+FIRST_KEYS = ("stage", "split_protocol", "split_caveat")
 # Averaged over seeds (mean, std); everything else of a configuration is taken from its first record.
 AGG_KEYS = (
     "accuracy", "balanced_accuracy", "macro_f1", "cohen_kappa",
@@ -43,7 +46,7 @@ def _check_record(path: str, record) -> dict:
     for key in TEXT_KEYS:
         if not isinstance(record[key], str) or not record[key]:
             raise ValueError(f"{path}: {key!r} must be a non-empty string, got {record[key]!r}")
-    for key in ("method", "recovery"):
+    for key in OPTIONAL_TEXT_KEYS:
         if record[key] is not None and not isinstance(record[key], str):
             raise ValueError(f"{path}: {key!r} must be a string or null, got {record[key]!r}")
     for key in NUMBER_KEYS:
@@ -60,15 +63,25 @@ def _check_record(path: str, record) -> dict:
     return record
 
 
+def _check_same_split(path, record: dict, splits: dict) -> None:
+    """Every record of a dataset must come from the same split protocol and caveat (same test set)."""
+    split = (record["split_protocol"], record["split_caveat"])
+    first = splits.setdefault(record["dataset"], (split, str(path)))
+    if first[0] != split:
+        raise ValueError(f"{path}: split protocol {split[0]!r} (caveat {split[1]!r}) differs from "
+                         f"{first[0][0]!r} (caveat {first[0][1]!r}) of {first[1]}; re-run the stale stages")
+
+
 def load_records(paths: list[str]) -> pd.DataFrame:
     """One row per metrics.json (columns: METRIC_KEYS, extra keys, `metrics_file`); errors name the file."""
-    rows, seen = [], {}
+    rows, seen, splits = [], {}, {}
     for path in paths:
         record = dict(_check_record(str(path), read_json(path)))
         key = tuple(record[k] for k in CONFIG_KEYS + ("seed",))
         if key in seen:
             raise ValueError(f"{path}: same configuration and seed as {seen[key]}")
         seen[key] = str(path)
+        _check_same_split(path, record, splits)
         record["metrics_file"] = str(path)
         rows.append(record)
     columns = list(METRIC_KEYS) + sorted({k for r in rows for k in r} - set(METRIC_KEYS) - {"metrics_file"})
@@ -99,15 +112,15 @@ def aggregate(records: pd.DataFrame) -> pd.DataFrame:
     Rows are ordered by dataset, model, baseline first, then method, ratio, recovery, then variant
     (torch, fp32, the others by name).
     """
-    out_cols = list(CONFIG_KEYS) + ["stage", "n_seeds"] + [f"{k}_{s}" for k in AGG_KEYS for s in ("mean", "std")]
+    out_cols = list(CONFIG_KEYS) + list(FIRST_KEYS) + ["n_seeds"] + [f"{k}_{s}" for k in AGG_KEYS for s in ("mean", "std")]
     if records.empty:
         return pd.DataFrame(columns=out_cols + ["delta_balanced_accuracy"])
-    frame = records[list(AGG_KEYS)].astype(float).assign(stage=records["stage"])
+    frame = records[list(AGG_KEYS)].astype(float).assign(**{k: records[k] for k in FIRST_KEYS})
     grouped = frame.groupby([records[k] for k in CONFIG_KEYS], dropna=False, sort=False)
     agg = pd.concat([
         grouped[list(AGG_KEYS)].mean().add_suffix("_mean"),
         grouped[list(AGG_KEYS)].std(ddof=1).add_suffix("_std"),
-        grouped["stage"].first(),
+        grouped[list(FIRST_KEYS)].first(),
         grouped.size().rename("n_seeds"),
     ], axis=1).reset_index()[out_cols]
     agg["_base"] = agg["method"].isna()
@@ -174,6 +187,15 @@ class DatasetFacts:
     split_windows: dict[str, int] | None = None
     split_subjects: dict[str, int] | None = None
     shared: dict[str, list[str]] | None = None  # audit key ('subjects: train/test') -> shared ids; empty = clean
+    split_protocol: str | None = None  # subject | kfold | official
+    split_description: str | None = None
+    split_caveat: str | None = None
+    excluded_windows: int | None = None  # official protocol: windows outside the published split
+
+    @property
+    def shared_train_test(self) -> list[str]:
+        """Subjects in both train and test, from the subject lists and the audit."""
+        return (self.shared or {}).get("subjects: train-test", [])
 
     @property
     def n_windows(self) -> int | None:
@@ -223,6 +245,25 @@ def _read_split(facts: DatasetFacts, path) -> None:
             name = f"{kind.removeprefix('shared_')}: {pair}"
             shared[name] = sorted(set(shared.get(name, [])) | set(map(str, ids or [])))
     facts.shared = shared
+    _read_protocol(facts, path, split)
+
+
+def _text(path, split: dict, key: str) -> str | None:
+    value = split.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{path}: {key!r} must be a string or null, got {value!r}")
+    return value
+
+
+def _read_protocol(facts: DatasetFacts, path, split: dict) -> None:
+    """Protocol name, description, caveat and excluded windows; files older than them are subject splits."""
+    facts.split_protocol = _text(path, split, "protocol") or "subject"
+    facts.split_description = _text(path, split, "protocol_description")
+    facts.split_caveat = _text(path, split, "caveat")
+    excluded = split.get("excluded_windows")
+    if excluded is not None and not _is_number(excluded):
+        raise ValueError(f"{path}: 'excluded_windows' must be a number or null, got {excluded!r}")
+    facts.excluded_windows = None if excluded is None else int(excluded)
 
 
 def load_dataset_facts(dataset: str, files: dict[str, str] | None) -> DatasetFacts:

@@ -20,10 +20,13 @@ tr.base td { background: #eef4fb; font-weight: 600; }
 .ok { color: #11703a; } .bad { color: #c00; font-weight: 600; } .neg { color: #c00; }
 .note { color: #666; font-style: italic; } img { max-width: 100%; }
 section { border-top: 2px solid #ddd; margin-top: 2rem; }
+.warn { border: 2px solid #c00; background: #fff3f3; padding: 0.2rem 0.8rem; margin: 0.5rem 0; }
 """
 
 INTRO = """
-<p>Each model is evaluated on the held-out test subjects. <b>Balanced accuracy</b> (the mean of per-class recall)
+<p>Each model is evaluated on the test part of its dataset's split: held-out subjects (a subject-wise hold-out
+or one fold of a subject-wise k-fold), unless the dataset's section says it uses the dataset's published protocol;
+a published protocol that shares subjects between train and test is marked in red, and its scores are optimistic. <b>Balanced accuracy</b> (the mean of per-class recall)
 and <b>macro-F1</b> are reported beside plain accuracy because EEG classes are rarely balanced; the
 <b>chance level</b> is what always guessing the majority class scores (accuracy) or 1/classes (balanced accuracy).
 Cohen's kappa corrects accuracy for chance agreement.</p>
@@ -80,7 +83,49 @@ def _counts_table(counts: dict[str, int], label: str) -> str:
     return _table([escape(label), "windows"], [[escape(k), fmt_int(v)] for k, v in sorted(counts.items())])
 
 
-def dataset_summary(facts: DatasetFacts) -> str:
+def _protocol(facts: DatasetFacts, rows: pd.DataFrame | None) -> tuple[str | None, str | None]:
+    """(protocol, caveat) from splits.json, else from the metrics rows."""
+    if facts.split_protocol is not None or rows is None or rows.empty:
+        return facts.split_protocol, facts.split_caveat
+    first = rows.iloc[0]
+    caveat = first.get("split_caveat")
+    protocol = first.get("split_protocol")
+    return (protocol if isinstance(protocol, str) else None), (caveat if isinstance(caveat, str) else None)
+
+
+def warning_box(protocol: str | None, caveat: str | None, n_shared: int) -> str:
+    """A red box with the caveat and the number of subjects in both train and test; '' when neither applies."""
+    if not caveat and not n_shared:
+        return ""
+    if n_shared and protocol == "official":
+        headline = "Published protocol, not leakage-safe: test scores are optimistic."
+    elif n_shared:
+        headline = "Subjects shared between train and test: not leakage-safe."
+    else:
+        headline = "Caveat of this split protocol."
+    parts = [f'<p class="bad">{escape(headline)}</p>']
+    if caveat:
+        parts.append(f"<p>Caveat: {escape(caveat)}</p>")
+    if n_shared:
+        parts.append(f'<p class="bad">subjects shared between train and test: {n_shared}</p>')
+    return f'<div class="warn">{"".join(parts)}</div>'
+
+
+def protocol_html(facts: DatasetFacts, rows: pd.DataFrame | None = None) -> str:
+    """The split protocol, its description, excluded windows and the warning box."""
+    protocol, caveat = _protocol(facts, rows)
+    if protocol is None:
+        return ""
+    text = f"<p>Split protocol: <b>{escape(protocol)}</b>"
+    if facts.split_description:
+        text += f" ({escape(facts.split_description)})"
+    text += "."
+    if facts.excluded_windows:
+        text += f" {fmt_int(facts.excluded_windows)} windows outside the published split are left out."
+    return text + "</p>" + warning_box(protocol, caveat, len(facts.shared_train_test))
+
+
+def dataset_summary(facts: DatasetFacts, rows: pd.DataFrame | None = None) -> str:
     """(a) windows per class and subject, recordings and skips, channels, split sizes and the leakage audit."""
     parts = [f'<p class="note">{escape(n)}</p>' for n in facts.notes]
     if facts.windows_per_class is not None:
@@ -99,6 +144,7 @@ def dataset_summary(facts: DatasetFacts) -> str:
         parts.append(f"<p>Channels ({len(facts.channels_kept)}): {escape(', '.join(facts.channels_kept))}</p>")
     if facts.channels_dropped:
         parts.append(f"<p>Channels dropped: {escape(', '.join(facts.channels_dropped))}</p>")
+    parts.append(protocol_html(facts, rows))
     if facts.split_windows is not None:
         subjects = facts.split_subjects or {}
         parts.append(_table(["fold", "windows", "subjects"],
@@ -106,6 +152,16 @@ def dataset_summary(facts: DatasetFacts) -> str:
         clean = not any((facts.shared or {}).values())
         parts.append(f'<p class="{"ok" if clean else "bad"}">Leakage audit: {escape(leakage_text(facts))}</p>')
     return "".join(parts)
+
+
+def results_note(facts: DatasetFacts, rows: pd.DataFrame) -> str:
+    """One line above the results: which split's test part the scores come from."""
+    protocol, _ = _protocol(facts, rows)
+    if protocol is None:
+        return '<p class="note">Split protocol unknown.</p>'
+    leaky = bool(facts.shared_train_test)
+    flag = ' <span class="bad">(not leakage-safe: subjects shared between train and test)</span>' if leaky else ""
+    return f"<p>Scores on the test part of the <b>{escape(protocol)}</b> split{flag}.</p>"
 
 
 def summary_html(rows: pd.DataFrame, budget: float) -> str:
@@ -169,11 +225,11 @@ def dataset_section(index: int, facts: DatasetFacts, rows: pd.DataFrame, best: p
     """One dataset's section: (a) data, (b) table, (c) ratio figure, (d) size figure, (e) budget choice."""
     name = escape(facts.dataset)
     parts = [f'<section id="{anchor(index, facts.dataset)}"><h2>{name}</h2>',
-             "<h3>Data</h3>", dataset_summary(facts)]
+             "<h3>Data</h3>", dataset_summary(facts, rows)]
     if rows.empty:
         parts.append('<p class="note">No metrics for this dataset.</p>')
     else:
-        parts += ["<h3>Results</h3>", summary_html(rows, budget),
+        parts += ["<h3>Results</h3>", results_note(facts, rows), summary_html(rows, budget),
                   "<h3>Balanced accuracy vs pruning ratio</h3>",
                   _figure(figures.get("ratio"), f"{facts.dataset}: balanced accuracy vs pruning ratio",
                           "No pruned models for this dataset."),

@@ -13,7 +13,7 @@ from eegslim.report.collect import CONFIG_KEYS, SPLIT_FOLDS, DatasetFacts
 INT_KEYS = ("seed", "params", "nonzero_params", "macs", "file_bytes", "gzip_bytes", "n_test", "n_classes")
 # summary_{dataset}.csv: (column, source column of the aggregate); `_mean`/`_std` pairs for seed-varying metrics.
 SUMMARY_COLUMNS = (
-    ["model", "stage", "method", "ratio", "recovery", "variant", "n_seeds"]
+    ["model", "stage", "method", "ratio", "recovery", "variant", "split_protocol", "n_seeds"]
     + [f"{k}_{s}" for k in ("accuracy", "balanced_accuracy", "macro_f1", "cohen_kappa") for s in ("mean", "std")]
     + ["params_mean", "nonzero_params_mean", "macs_mean", "file_bytes_mean", "gzip_bytes_mean",
        "latency_ms_b1_mean", "latency_ms_b1_std", "latency_ms_b64_mean", "delta_balanced_accuracy"]
@@ -22,8 +22,9 @@ DATASET_COLUMNS = (
     "dataset", "windows", "subjects", "classes", "recordings_read", "recordings_skipped",
     "chance_accuracy", "chance_balanced_accuracy",
     *(f"{f}_windows" for f in SPLIT_FOLDS), *(f"{f}_subjects" for f in SPLIT_FOLDS),
-    "leakage_audit", "notes",
+    "split_protocol", "split_caveat", "leakage_audit", "notes",
 )
+MAX_IDS = 10  # shared ids listed per pair of parts; the rest are counted
 
 
 def _cell(value):
@@ -55,15 +56,43 @@ def leakage_text(facts: DatasetFacts) -> str:
     overlaps = {k: v for k, v in facts.shared.items() if v}
     if not overlaps:
         return "no subject shared between train/val/test"
-    return "; ".join(f"{k} shared: {', '.join(v)}" for k, v in sorted(overlaps.items()))
+    return "; ".join(f"{k} shared: {_ids(v)}" for k, v in sorted(overlaps.items()))
+
+
+def _ids(ids: list[str]) -> str:
+    """Up to MAX_IDS ids, then how many there are in all."""
+    shown = ", ".join(ids[:MAX_IDS])
+    return shown if len(ids) <= MAX_IDS else f"{shown}, … ({len(ids)} in all)"
+
+
+def split_of(facts: DatasetFacts, agg: pd.DataFrame) -> tuple[str | None, str | None]:
+    """(protocol, caveat) of a dataset: from its splits.json, else from its metrics records, else (None, None).
+
+    A records' protocol that disagrees with splits.json is added to `facts.notes`.
+    """
+    recs = agg[agg["dataset"] == facts.dataset]
+    from_records = None
+    if len(recs) and isinstance(recs["split_protocol"].iloc[0], str):
+        caveat = recs["split_caveat"].iloc[0]
+        from_records = (recs["split_protocol"].iloc[0], caveat if isinstance(caveat, str) else None)
+    if facts.split_protocol is None:
+        return from_records or (None, None)
+    mine = (facts.split_protocol, facts.split_caveat)
+    if from_records and from_records != mine:
+        note = (f"metrics were computed under split protocol {from_records[0]!r} (caveat {from_records[1]!r}), "
+                f"but splits.json now says {mine[0]!r} (caveat {mine[1]!r}): re-run the stale stages")
+        if note not in facts.notes:
+            facts.notes.append(note)
+    return mine
 
 
 def datasets_table(facts: list[DatasetFacts], agg: pd.DataFrame) -> pd.DataFrame:
     """Per dataset: windows, subjects, classes, recordings, chance levels (of the test set, from its first
-    configuration), split sizes, leakage audit and notes about missing files."""
+    configuration), split sizes, split protocol and caveat, leakage audit and notes about missing files."""
     rows = []
     for f in facts:
         recs = agg[agg["dataset"] == f.dataset]
+        protocol, caveat = split_of(f, agg)
         rows.append({
             "dataset": f.dataset,
             "windows": f.n_windows,
@@ -75,6 +104,8 @@ def datasets_table(facts: list[DatasetFacts], agg: pd.DataFrame) -> pd.DataFrame
             "chance_balanced_accuracy": recs["chance_balanced_accuracy_mean"].iloc[0] if len(recs) else None,
             **{f"{k}_windows": (f.split_windows or {}).get(k) for k in SPLIT_FOLDS},
             **{f"{k}_subjects": (f.split_subjects or {}).get(k) for k in SPLIT_FOLDS},
+            "split_protocol": protocol,
+            "split_caveat": caveat,
             "leakage_audit": leakage_text(f),
             "notes": "; ".join(f.notes),
         })

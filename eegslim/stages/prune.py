@@ -17,7 +17,7 @@ from eegslim.deploy import file_stats, size_stats
 from eegslim.metrics import metrics_record
 from eegslim.models.checkpoint import load_checkpoint, save_checkpoint
 from eegslim.prune import prune_model, recover
-from eegslim.splits import load_split
+from eegslim.splits import load_split, split_fields
 from eegslim.store import load_windows
 from eegslim.train import TrainConfig, evaluate
 
@@ -59,7 +59,8 @@ def run(dataset: str, model: str, baseline_dir: str | Path, windows_h5: str | Pa
     write_json(out_dir / "history.json", history)
     record = metrics_record(
         dataset=dataset, model=model, stage="prune", method=method, ratio=ratio, recovery=recovery,
-        variant="torch", seed=seed, **size_stats(pruned, n_chans, n_times), **file_stats(weights), **scores)
+        variant="torch", seed=seed, **size_stats(pruned, n_chans, n_times), **file_stats(weights), **scores,
+        **split_fields(split))
     write_json(out_dir / "metrics.json", record)
     logger.info("%s %s@%g/%s on %s: test bacc %.4f, acc %.4f, nonzero %d (%.0f s)", model, method, ratio, recovery,
                 dataset, scores["balanced_accuracy"], scores["accuracy"], record["nonzero_params"],

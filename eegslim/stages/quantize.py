@@ -16,7 +16,7 @@ from eegslim.atomic import read_json, write_json
 from eegslim.deploy import QUANTIZERS, cpu_flags, export_onnx, file_stats, latency_interleaved, predict_onnx, size_stats
 from eegslim.metrics import classification_metrics, metrics_record
 from eegslim.models.checkpoint import load_checkpoint
-from eegslim.splits import load_split
+from eegslim.splits import load_split, split_fields
 from eegslim.store import load_windows
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,8 @@ def run(model_dir: str | Path, windows_h5: str | Path, split_json: str | Path, o
     source = read_json(model_dir / "metrics.json")
     net, _ = load_checkpoint(model_dir)
     windows = load_windows(windows_h5)
-    test = np.asarray(load_split(split_json)["test"])
+    split = load_split(split_json)
+    test = np.asarray(split["test"])
     X, y = windows.X[test], windows.y[test]
     n_classes = len(windows.class_names)
     _, n_chans, n_times = windows.X.shape
@@ -70,7 +71,7 @@ def run(model_dir: str | Path, windows_h5: str | Path, split_json: str | Path, o
             latency_ms_b1=b1[v]["median"], latency_iqr_ms_b1=b1[v]["iqr"],
             latency_ms_b64=b64[v]["median"] if b64 else None, latency_iqr_ms_b64=b64[v]["iqr"] if b64 else None,
             agreement_fp32=float(np.mean(preds[v] == reference)), threads=threads, cpu_flags=flags,
-            onnxruntime=onnxruntime.__version__)
+            onnxruntime=onnxruntime.__version__, **split_fields(split))
         write_json(out_root / v / "metrics.json", record)
         records[v] = record
         logger.info("%s %s: bacc %.4f, agreement %.4f, %d bytes (gzip %d), b1 %.3f ms", model_dir, v,

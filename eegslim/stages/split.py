@@ -1,24 +1,64 @@
-"""Rule `split`: windows.h5 -> splits.json (whole subjects per part; refuses subject overlap)."""
+"""Rule `split`: windows.h5 -> splits.json under the protocol `split.protocol` (subject | kfold | official).
+
+subject and kfold splits refuse subject overlap; an official split reports it (`leaks_subjects`, `caveat`).
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
-from eegslim.splits import save_split, subject_split
+from eegslim.splits import PROTOCOLS, kfold_split, official_split, save_split, subject_split
 from eegslim.store import load_windows
 
 logger = logging.getLogger(__name__)
 
 
-def run(windows_h5: str | Path, out_json: str | Path, val_fraction: float, test_fraction: float, seed: int) -> dict:
-    """Split the windows of `windows_h5` by subject and write the split to `out_json`; return it."""
-    windows = load_windows(windows_h5)
+def published_protocol(windows, windows_h5) -> dict | None:
+    """windows.h5's `protocol` attr ({"name", "description", "caveat"} as JSON or decoded), or None."""
+    value = windows.attrs.get("protocol")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{windows_h5}: attr 'protocol' is not valid JSON ({err})") from None
+    if value is not None and not isinstance(value, dict):
+        raise ValueError(f"{windows_h5}: attr 'protocol' must be a JSON object or null, got {value!r}")
+    return value
+
+
+def make_split(windows, windows_h5, val_fraction: float, test_fraction: float, seed: int, protocol: str,
+               n_folds: int, fold: int) -> dict:
+    """The split of loaded `windows` under `protocol`; errors name `windows_h5`."""
+    meta = dict(sessions=windows.session, recordings=windows.recording)
     try:
-        split = subject_split(windows.subject, windows.y, val_fraction, test_fraction, seed,
-                              sessions=windows.session, recordings=windows.recording)
+        if protocol == "subject":
+            return subject_split(windows.subject, windows.y, val_fraction, test_fraction, seed, **meta)
+        if protocol == "kfold":
+            return kfold_split(windows.subject, windows.y, n_folds, fold, val_fraction, seed, **meta)
+        return official_split(windows.fold, windows.subject, windows.y, val_fraction, seed,
+                              published=published_protocol(windows, windows_h5), **meta)
     except ValueError as err:
         raise ValueError(f"{windows_h5}: {err}") from None
+
+
+def run(windows_h5: str | Path, out_json: str | Path, val_fraction: float, test_fraction: float, seed: int,
+        protocol: str = "subject", n_folds: int = 5, fold: int = 0) -> dict:
+    """Split the windows of `windows_h5` under `protocol` and write the split to `out_json`; return it.
+
+    subject: whole subjects, test_fraction / val_fraction of them. kfold: test = fold `fold` of `n_folds`
+    seeded subject groups, val = val_fraction of the other subjects (test_fraction unused). official: the
+    windows' published `fold` column; val carved from its train part when none is published (test_fraction,
+    n_folds and fold unused).
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"split.protocol: expected one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    windows = load_windows(windows_h5)
+    split = make_split(windows, windows_h5, val_fraction, test_fraction, seed, protocol, n_folds, fold)
     save_split(split, out_json)
-    logger.info("split written to %s: %s", out_json, {part: len(split[part]) for part in ("train", "val", "test")})
+    logger.info("split (%s) written to %s: %s", protocol, out_json,
+                {part: len(split[part]) for part in ("train", "val", "test")})
+    if split["caveat"]:
+        logger.warning("%s: %s", out_json, split["caveat"])
     return split

@@ -17,7 +17,7 @@ from eegslim.deploy.size import size_stats
 from eegslim.metrics import metrics_record
 from eegslim.models import arch_for, build_model, count_params, load_pretrained
 from eegslim.models.checkpoint import file_sizes, save_checkpoint
-from eegslim.splits import load_split
+from eegslim.splits import load_split, split_fields
 from eegslim.store import load_windows
 from eegslim.train import TrainConfig, evaluate, fit
 
@@ -66,7 +66,8 @@ def run(dataset: str, model: str, windows_h5: str | Path, split_json: str | Path
     write_json(out_dir / "history.json", history)
     record = metrics_record(
         dataset=dataset, model=model, stage="baseline", variant="torch", seed=seed,
-        file_bytes=file_bytes, gzip_bytes=gzip_bytes, **size_stats(net, n_chans, n_times), **scores)
+        file_bytes=file_bytes, gzip_bytes=gzip_bytes, **size_stats(net, n_chans, n_times), **scores,
+        **split_fields(split))
     write_json(out_dir / "metrics.json", record)
     logger.info("%s on %s: test bacc %.4f, acc %.4f (%.0f s)", model, dataset, scores["balanced_accuracy"],
                 scores["accuracy"], time.perf_counter() - started)

@@ -98,9 +98,14 @@ def raw_input(wildcards):
 
 def dataset_settings(ds):
     """Preprocessing settings of one dataset (everything but the demo simulation)."""
-    cfg = {k: v for k, v in config["datasets"][ds].items() if k != "simulate"}
+    cfg = {k: v for k, v in config["datasets"][ds].items() if k not in ("simulate", "split")}
     cfg.setdefault("stride_s", cfg["window_s"])
     return cfg
+
+
+def split_settings(ds):
+    """The top-level `split` settings with the dataset's own `split` overrides."""
+    return {**config["split"], **config["datasets"][ds].get("split", {})}
 
 
 def grid_settings():

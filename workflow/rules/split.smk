@@ -4,9 +4,7 @@ rule split:
     output:
         "results/{ds}/splits.json",
     params:
-        val_fraction=config["split"]["val_fraction"],
-        test_fraction=config["split"]["test_fraction"],
-        seed=config["split"]["seed"],
+        settings=lambda wc: flat(split_settings(wc.ds)),
     log:
         "logs/split/{ds}.log",
     benchmark:
