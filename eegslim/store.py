@@ -178,8 +178,11 @@ def _strings(values: np.ndarray) -> np.ndarray:
     return np.array([v.decode() if isinstance(v, bytes) else v for v in values], dtype=str)
 
 
-def load_windows(path: str | Path, rows: Sequence[int] | np.ndarray | None = None) -> Windows:
-    """Read windows.h5, all rows or `rows` (indices, in that order); errors name the file."""
+def load_windows(path: str | Path, rows: Sequence[int] | np.ndarray | None = None, signals: bool = True) -> Windows:
+    """Read windows.h5, all rows or `rows` (indices, in that order); errors name the file.
+
+    signals=False skips X (returned with shape (n, C, 0)): labels and metadata only, for the split stage.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such windows file (run the preprocess stage)")
@@ -193,8 +196,10 @@ def load_windows(path: str | Path, rows: Sequence[int] | np.ndarray | None = Non
             for key in ("ch_names", "class_names", "preprocessing", "source_hashes"):
                 attrs[key] = json.loads(attrs[key])
             attrs["protocol"] = json.loads(attrs.get("protocol", "null"))  # absent in files written before it
+            X = _read_rows(h5["X"], idx) if signals else np.zeros((n if idx is None else len(idx), h5["X"].shape[1], 0),
+                                                                np.float32)
             return Windows(
-                X=_read_rows(h5["X"], idx),
+                X=X,
                 y=_read_rows(h5["y"], idx),
                 **{m: _strings(_read_rows(h5[m], idx)) for m in _META},
                 sfreq=float(attrs["sfreq"]),

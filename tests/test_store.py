@@ -105,3 +105,12 @@ def test_protocol_attr(tmp_path):
         assert load_windows(tmp_path / name).attrs["protocol"] == value
     with h5py.File(tmp_path / "none.h5", "r") as h5:
         assert h5.attrs["protocol"] == "null"
+
+
+def test_metadata_only_read_skips_signals(tmp_path):
+    path = tmp_path / "w.h5"
+    with WindowWriter(path, ["Cz", "Pz"], 100.0, ["a", "b"], "d", {}) as writer:
+        writer.append(np.ones((3, 2, 10)), np.array([0, 1, 1]), subject="s1", session="1", recording="r1")
+    meta = load_windows(path, signals=False)
+    assert meta.X.shape == (3, 2, 0) and meta.y.tolist() == [0, 1, 1] and meta.subject.tolist() == ["s1"] * 3
+    assert load_windows(path, rows=[2], signals=False).X.shape == (1, 2, 0)

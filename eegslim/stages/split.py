@@ -54,7 +54,7 @@ def run(windows_h5: str | Path, out_json: str | Path, val_fraction: float, test_
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"split.protocol: expected one of {', '.join(PROTOCOLS)}, got {protocol!r}")
-    windows = load_windows(windows_h5)
+    windows = load_windows(windows_h5, signals=False)
     split = make_split(windows, windows_h5, val_fraction, test_fraction, seed, protocol, n_folds, fold)
     save_split(split, out_json)
     logger.info("split (%s) written to %s: %s", protocol, out_json,
