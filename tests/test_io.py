@@ -142,6 +142,7 @@ def test_truncated_and_corrupt_edf(tmp_path):
         ("Fc5.", "FC5"), ("Cz..", "Cz"), ("Fpz.", "Fpz"), ("Af7.", "AF7"), ("Poz.", "POz"), ("CZ", "Cz"),
         ("fz", "Fz"), ("EEG Fpz-Cz", "Fpz-Cz"), ("CZ-A2", "Cz-A2"), ("EEG A2-A1", "A2-A1"), ("EEG T1-REF", "T1"),
         ("EEG 001", "EEG 001"), ("Event marker", "Event marker"), (" O2 ", "O2"),
+        ("FP2-REF", "Fp2"), ("EEG FZ-LE", "Fz"), ("EEG A1-REF", "A1"), ("T2-LE", "T2"), ("EEG 20-REF", "EEG 20-REF"),
     ],
 )  # fmt: skip
 def test_normalize_name(name, expected):
@@ -159,6 +160,8 @@ def test_pick_channels_order_rename_and_errors():
     mixed = _raw(["EMG", "EEG Cz", "ECG", "Event marker", "C3"], ["eeg", "eeg", "ecg", "eeg", "eeg"])
     raw = pick_channels(mixed, None, "b.edf")
     assert raw.ch_names == ["Cz", "C3"]
+    tuh = _raw(["FP1-REF", "A2-A1", "M1-M2", "A1-REF", "PHOTIC-REF", "IBI", "BURSTS", "EEG ROC-REF", "EKG1-REF"])
+    assert pick_channels(tuh, None, "e.edf").ch_names == ["Fp1", "A1"]  # ear-to-ear pairs and TUH extras are not EEG
     with pytest.raises(RecordingError, match=r"c\.edf: missing channels \['Pz', 'Oz'\]"):
         pick_channels(_raw(["Cz", "Fz"]), ["Cz", "Pz", "Oz"], "c.edf")
     with pytest.raises(RecordingError, match=r"d\.edf: channels with the same standard name"):
@@ -168,8 +171,9 @@ def test_pick_channels_order_rename_and_errors():
 # --- adapters --------------------------------------------------------------------------------------
 
 def test_registry_unknown_adapter():
-    assert set(ADAPTERS) >= {"sleep_edf", "bids"}
-    with pytest.raises(ValueError, match=r"adapter: unknown adapter 'nope' \(known: bids, sleep_edf"):
+    assert set(ADAPTERS) >= {"sleep_edf", "bids", "sleep_deprivation", "tuab", "tuev", "folder"}
+    known = r"\(known: .*bids, .*folder, .*sleep_edf, tuab, tuev"
+    with pytest.raises(ValueError, match=rf"adapter: unknown adapter 'nope' {known}"):
         get_adapter({"adapter": "nope"})
 
 
@@ -189,6 +193,12 @@ def test_sleep_edf_pairs_by_prefix(tmp_path):
         ("SC4012E0-PSG.edf", "SC4012EH-Hypnogram.edf", "01", "2"),
     ]
     assert [s.path.name for s in skipped] == ["SC4021E0-PSG.edf"] and "no hypnogram" in skipped[0].reason
+    telemetry = tmp_path / "sleep-telemetry"
+    telemetry.mkdir()
+    write_psg(telemetry / "ST7001J0-PSG.edf", seconds=60)
+    write_hypnogram(telemetry / "ST7001JP-Hypnogram.edf", [(0, 60, "Sleep stage W")])
+    both, _ = adapter.find(tmp_path, {})  # SC4 00 and ST7 00 are different people: never one subject
+    assert sorted((i.subject, i.session) for i in both) == [("00", "1"), ("01", "2"), ("ST7-00", "1")]
     raw = adapter.read(items[0], {"stage_mapping": "5class", "trim_wake_min": None})
     assert list(raw.annotations.description) == ["W"] * 4 + ["N2"] * 3
     assert np.allclose(raw.annotations.onset - raw.first_time, np.arange(7) * 30)

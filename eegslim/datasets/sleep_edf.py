@@ -4,6 +4,10 @@ Options: `stage_mapping` '5class' (default; W, N1, N2, N3 = R&K stages 3+4, REM;
 time dropped) or 'raw' (the 8 R&K labels in the order W, S1, S2, S3, S4, R, ?, MT);
 `trim_wake_min` (default 30; null keeps all): minutes of wake kept before the first and after the
 last sleep epoch (AttnSleep/DeepSleepNet), everything outside that span is dropped.
+
+Subjects: cassette (SC4ssN) subject `ss` keeps its bare id ('00'); telemetry (ST7ssN) subjects are
+'ST7-ss', so SC and ST files under one root never merge (SC4 00 and ST7 01 are different people).
+Session = night N.
 """
 
 from __future__ import annotations
@@ -84,7 +88,7 @@ def find(root: Path, options: Mapping[str, Any]) -> tuple[list[RecordingItem], l
         items.append(
             RecordingItem(
                 path=psg,
-                subject=psg.name[3:5],
+                subject=subject_id(psg.name),
                 session=psg.name[5],
                 sources=(psg, hyp),
                 event_classes={c: c for c in CLASSES[_mapping(options)]},
@@ -93,6 +97,11 @@ def find(root: Path, options: Mapping[str, Any]) -> tuple[list[RecordingItem], l
             )
         )
     return items, skipped
+
+
+def subject_id(name: str) -> str:
+    """'SC4001E0-PSG.edf' → '00'; 'ST7011J0-PSG.edf' → 'ST7-01' (the two studies number subjects separately)."""
+    return name[3:5] if name.startswith("SC") else f"{name[:3]}-{name[3:5]}"
 
 
 def stage_epochs(

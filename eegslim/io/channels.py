@@ -15,7 +15,13 @@ from eegslim.io.readers import RecordingError
 # (T3-T6), these are not: TUH's T1/T2, the 10-20 O9/O10, Neuroscan's cerebellar CB1/CB2.
 _EXTRA = ("T1", "T2", "O9", "O10", "CB1", "CB2")
 # Channels typed 'eeg' by the reader whose name says they are not EEG (BDF 'EOG', 'Event marker').
-_NOT_EEG = re.compile(r"^(EOG|ECG|EKG|EMG|RESP|TEMP|EVENT|TRIGGER|STATUS|STI|ACC)", re.IGNORECASE)
+# TUH's 'EEG ...' channels that are not scalp EEG: photic stimulus, burst-suppression metrics, eye leads.
+_NOT_EEG = re.compile(
+    r"^(EEG\s+)?(EOG|ECG|EKG|EMG|RESP|TEMP|EVENT|TRIGGER|STATUS|STI|ACC|PHOTIC|IBI|BURSTS|SUPPR|ROC|LOC)",
+    re.IGNORECASE,
+)
+# Ear/mastoid sites: a derivation between two of them ('EEG A2-A1' in EEGMAT) carries no scalp signal.
+_REFERENCE_SITES = {"A1", "A2", "M1", "M2"}
 
 
 @functools.cache
@@ -46,10 +52,17 @@ def normalize_name(name: str) -> str:
     return name.strip().rstrip(".").strip()
 
 
+def is_reference_pair(name: str) -> bool:
+    """True for a derivation between two ear/mastoid sites ('A2-A1', 'EEG M1-M2'): not scalp EEG."""
+    parts = normalize_name(name).split("-")
+    return len(parts) == 2 and set(parts) <= _REFERENCE_SITES
+
+
 def eeg_channels(raw: mne.io.BaseRaw) -> list[str]:
-    """Names of the EEG-type channels, less those whose name marks them as EOG/ECG/EMG/markers."""
+    """Names of the EEG-type channels, less EOG/ECG/EMG/markers/photic by name and ear-to-ear pairs."""
     picks = mne.pick_types(raw.info, eeg=True, exclude=[])
-    return [raw.ch_names[i] for i in picks if not _NOT_EEG.match(raw.ch_names[i])]
+    names = [raw.ch_names[i] for i in picks]
+    return [n for n in names if not _NOT_EEG.match(n) and not is_reference_pair(n)]
 
 
 def pick_channels(raw: mne.io.BaseRaw, wanted: Sequence[str] | None, path: str | Path) -> mne.io.BaseRaw:
