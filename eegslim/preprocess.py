@@ -95,9 +95,8 @@ def prepare(raw: mne.io.BaseRaw, path: Any, params: Params) -> list[str]:
     before = [normalize_name(c) for c in raw.ch_names]
     pick_channels(raw, params.channels, path)
     load_raw(raw, path)
-    nan = mne.preprocessing.annotate_nan(raw)
-    if len(nan):
-        raw.set_annotations(raw.annotations + nan)
+    if np.isnan(raw._data).any():  # annotate_nan is slow (a distance transform); most files have no NaN
+        raw.set_annotations(raw.annotations + mne.preprocessing.annotate_nan(raw))
         raw.apply_function(_zero_nan, picks="all", channel_wise=False)
     try:
         if params.l_freq is not None or params.h_freq is not None:
