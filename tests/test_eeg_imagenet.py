@@ -165,3 +165,5 @@ def test_spampinato_end_to_end(tmp_path):
         run("spamp", {**cfg, "options": {"split_index": 2}}, tmp_path / "w2.h5", tmp_path / "s2.json")
     assert not (tmp_path / "w2.h5").exists()
     assert ADAPTERS["eeg_imagenet_2020"].read_trials is not None
+    run("spamp", {**cfg, "options": {"unit_scale": 10.0}}, tmp_path / "w3.h5", tmp_path / "s3.json")
+    assert np.allclose(load_windows(tmp_path / "w3.h5").X, 10 * w.X, rtol=1e-5)

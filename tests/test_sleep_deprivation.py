@@ -70,7 +70,7 @@ def test_stage_resamples_5khz_and_lists_truncated(tmp_path):
     }  # fmt: skip
     run("sd", cfg, tmp_path / "w.h5", tmp_path / "s.json")
     w = load_windows(tmp_path / "w.h5")
-    assert w.sfreq == 200.0 and w.X.shape == (5 * 3, 19, 800) and w.ch_names == list(CHANNELS)
+    assert w.sfreq == 200.0 and w.X.shape == (5 * 3, len(CHANNELS), 800) and w.ch_names == list(CHANNELS)
     fast = w.recording == "sub-02/ses-2/eeg/sub-02_ses-2_task-eyesopen_eeg.set"
     assert fast.sum() == 3 and (w.y[fast] == 1).all()
     rms = w.X.std(axis=2).mean(axis=1)  # per window; a 10 µV 10-Hz sine: 7.07 µV = 0.0707 (0.1 mV)

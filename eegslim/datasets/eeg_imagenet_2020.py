@@ -6,7 +6,8 @@ split file (option `splits_file`, default `block_splits_by_image_all.pth`): {spl
 test: [indices into dataset]}, ...]}; option `split_index` (default 0, as the official code).
 Segments with L outside 450–600 are dropped ('length_out_of_range', as the official Splitter); the
 rest are cropped to samples [20, 460) (option `crop_samples`) → 440 samples. Class names: `labels`.
-Option `allowed_globals`: extra pickle globals to trust (see eegslim.io.pth).
+Option `allowed_globals`: extra pickle globals to trust (see eegslim.io.pth). Option `unit_scale`: volts per
+stored unit (default 1.0); the `_std` files are z-scored per channel, so set it (e.g. 1e-5: one unit = 10 µV).
 
 Channels: the files carry no names and the 128-channel actiCAP layout is not in them: `CHANNELS`
 is EEG001…EEG128, so models that embed 10-20 positions cannot use standard channel embeddings.
@@ -35,7 +36,7 @@ N_CHANNELS = 128
 CHANNELS = tuple(f"EEG{i:03d}" for i in range(1, N_CHANNELS + 1))
 LENGTH_RANGE = (450, 600)  # official Splitter: keep 450 <= L <= 600
 PARTS = ("train", "val", "test")
-_OPTIONS = {"file", "splits_file", "split_index", "crop_samples", "allowed_globals"}
+_OPTIONS = {"file", "splits_file", "split_index", "crop_samples", "unit_scale", "allowed_globals"}
 CAVEAT = (
     "block-confounded (Li et al., IEEE TPAMI 2020): all images of a class were shown in one block; trials in "
     "test share blocks with training trials"
@@ -103,7 +104,9 @@ def read_trials(item: RecordingItem, options: Mapping[str, Any]) -> Iterator[Tri
     for i, entry in enumerate(dataset):
         by_subject.setdefault(int(entry["subject"]), []).append(i)
     for subject, indices in sorted(by_subject.items()):
-        yield _block(item, dataset, indices, subject, class_names, fold, (start, stop))
+        block = _block(item, dataset, indices, subject, class_names, fold, (start, stop))
+        block.X *= float(options.get("unit_scale", 1.0))
+        yield block
         for i in indices:  # drop the tensors already turned into a block
             dataset[i] = None
 

@@ -3,7 +3,8 @@
 Per subject `sub-XX/ses-{1,2}/eeg/sub-XX_ses-{1,2}_task-eyesopen_eeg.{set,fdt,json}` + `_channels.tsv`; ses-1 is
 normal sleep (NS), ses-2 sleep deprived (SD). The `.set` is an EEGLAB header saved as MATLAB 5 variables whose
 `data` names the `.fdt` file, which holds the samples as float32 µV, channels × samples in MATLAB (column-major)
-order. Sleep deprivation raises frontal theta and lowers posterior alpha by a per-subject amount.
+order; 61 channels (ds004902's names and order), 500 Hz. Sleep deprivation raises frontal theta and lowers
+posterior alpha by a per-subject amount.
 """
 
 from __future__ import annotations
@@ -22,18 +23,25 @@ from eegslim.simulate import signals
 
 TASK = "eyesopen"
 LINE_HZ = 50.0
-CHANNELS = ("Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8", "P7", "P3", "Pz", "P4", "P8",
-            "O1", "O2")
-# Scalp distribution of each rhythm, by channel (0–1).
+# ds004902's 61 channels in its channels.tsv order (Brain Products cap; FCz is the reference and not recorded).
+CHANNELS = tuple("Fp1 AF3 AF7 Fz F1 F3 F5 F7 FC1 FC3 FC5 FT7 Cz C1 C3 C5 T7 CP1 CP3 CP5 TP7 TP9 Pz P1 P3 P5 P7 PO3 PO7 "
+                 "Oz O1 Fpz Fp2 AF4 AF8 F2 F4 F6 F8 FC2 FC4 FC6 FT8 C2 C4 C6 T8 CPz CP2 CP4 CP6 TP8 TP10 P2 P4 P6 P8 "
+                 "POz PO4 PO8 O2".split())
+# Scalp distribution of each rhythm, by region (0–1); sites between two regions (AF, FC, …) take the mean.
 ALPHA_TOPOGRAPHY = {"Fp": 0.15, "F": 0.25, "T": 0.35, "C": 0.4, "P": 0.8, "O": 1.0}
 THETA_TOPOGRAPHY = {"Fp": 0.8, "F": 1.0, "T": 0.4, "C": 0.7, "P": 0.4, "O": 0.3}
 BLINK_TOPOGRAPHY = {"Fp": 1.0, "F": 0.3, "T": 0.05, "C": 0.05, "P": 0.0, "O": 0.0}
 N_SHARED_SOURCES = 4  # background sources mixed into every channel (volume conduction)
 
 
+_BETWEEN = {"AF": ("Fp", "F"), "FC": ("F", "C"), "FT": ("F", "T"), "CP": ("C", "P"), "TP": ("T", "P"),
+            "PO": ("P", "O")}
+
+
 def _topography(weights: dict[str, float]) -> np.ndarray:
-    """Per-channel weight (19,) from the channel name's region letters (Fp, F, T, C, P, O)."""
-    return np.array([weights["Fp" if name.startswith("Fp") else name[0]] for name in CHANNELS])[:, None]
+    """Per-channel weight (channels, 1) from the region letters of each name (Fp1 → Fp, CPz → C/P, PO7 → P/O)."""
+    regions = [_BETWEEN.get(prefix, (prefix,)) for prefix in (name.rstrip("0123456789z") for name in CHANNELS)]
+    return np.array([np.mean([weights[region] for region in pair]) for pair in regions])[:, None]
 
 
 @dataclass(frozen=True)
@@ -46,8 +54,8 @@ class SubjectTraits:
     alpha_hz: float
     theta_rise: float  # SD multiplies theta by (1 + theta_rise)
     alpha_drop: float  # SD multiplies alpha by (1 - alpha_drop)
-    mixing: np.ndarray  # (19, N_SHARED_SOURCES) background volume conduction
-    channel_gains: np.ndarray  # (19, 1)
+    mixing: np.ndarray  # (channels, N_SHARED_SOURCES) background volume conduction
+    channel_gains: np.ndarray  # (channels, 1)
 
     @classmethod
     def draw(cls, rng: np.random.Generator) -> SubjectTraits:
@@ -60,7 +68,7 @@ class SubjectTraits:
 
 def recording_signals(rng: np.random.Generator, traits: SubjectTraits, deprived: bool, duration_s: float,
                       sfreq: float) -> np.ndarray:
-    """Eyes-open resting EEG in µV, shape (19, duration_s · sfreq): rows follow CHANNELS."""
+    """Eyes-open resting EEG in µV, shape (61, duration_s · sfreq): rows follow CHANNELS."""
     n = int(round(duration_s * sfreq))
     session_gain = rng.lognormal(0.0, 0.1)  # electrode impedance, cap fit: differs between sessions
     shared = np.stack([signals.pink_noise(rng, n, sfreq) for _ in range(N_SHARED_SOURCES)])
@@ -113,8 +121,8 @@ def _write_tsv(path: Path, rows: list[list[str]]) -> None:
         fh.writelines("\t".join(row) + "\n" for row in rows)
 
 
-def write_dataset(out_dir: Path, n_subjects: int, seed: int, *, duration_s: float = 120.0,
-                  sfreq: float = 250.0) -> list[Path]:
+def write_dataset(out_dir: Path, n_subjects: int, seed: int, *, duration_s: float = 60.0,
+                  sfreq: float = 500.0) -> list[Path]:
     """Write eyes-open recordings of both sessions for sub-01..sub-{n_subjects}; return the files written."""
     if not 1 <= n_subjects <= 99:
         raise ValueError(f"bids_rest: n_subjects must be 1..99 (two-digit sub-XX labels), got {n_subjects}")

@@ -8,17 +8,20 @@ from pathlib import Path
 from typing import Any
 
 from eegslim.atomic import write_json
-from eegslim.simulate import bids_rest, sleep_edf
+from eegslim.simulate import bids_rest, eeg_imagenet, sleep_edf
 
 logger = logging.getLogger(__name__)
 
-WRITERS = {"sleep_edf": sleep_edf.write_dataset, "bids_rest": bids_rest.write_dataset}
+WRITERS = {"sleep_edf": sleep_edf.write_dataset, "bids_rest": bids_rest.write_dataset,
+           "eeg_imagenet_2024": eeg_imagenet.write_eeg_imagenet_2024,
+           "eeg_imagenet_2020": eeg_imagenet.write_eeg_imagenet_2020}
 
 
 def run(kind: str, out_dir: str | Path, n_subjects: int, seed: int, **params: Any) -> None:
-    """Write the `kind` demo dataset (`sleep_edf` | `bids_rest`) under `out_dir`, then `out_dir/demo.json`.
+    """Write the `kind` demo dataset (one of WRITERS) under `out_dir`, then `out_dir/demo.json`.
 
-    `params` go to the dataset's writer (sleep_edf: n_epochs; bids_rest: duration_s, sfreq).
+    `params` go to the dataset's writer (sleep_edf: n_epochs; bids_rest: duration_s, sfreq; eeg_imagenet_2024:
+    trials_per_class; eeg_imagenet_2020: images_per_class).
     """
     if kind not in WRITERS:
         raise ValueError(f"simulate: unknown kind {kind!r}; expected one of {sorted(WRITERS)}")
