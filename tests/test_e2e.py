@@ -37,12 +37,12 @@ def metrics_records(workdir: Path) -> list[dict]:
 
 def test_report_shows_both_demo_datasets(demo):
     html = (demo / "results/report.html").read_text()
-    for ds in ("demo_sleep", "demo_rest"):
+    for ds in ("demo_sleep", "demo_rest", "demo_imagenet", "demo_spampinato"):
         assert ds in html
         assert (demo / f"results/tables/summary_{ds}.csv").stat().st_size > 0
     assert html.count("data:image/png;base64,") >= 4
     assert "http://" not in html and "https://" not in html.replace("https://json-schema", "")
-    for word in ("balanced", "int8", "l1_structured", "magnitude_global"):
+    for word in ("balanced", "int8", "l1_structured", "magnitude_global", "block-confounded"):
         assert word in html
 
 
@@ -65,8 +65,9 @@ def test_every_metrics_json_is_complete_and_in_range(demo):
 
 
 def test_eegnet_is_clearly_above_chance(demo):
+    """On the two demo sets with a learnable signal at demo size (the 80- and 40-way ones are shape demos)."""
     for rec in metrics_records(demo):
-        if rec["model"] == "eegnet" and rec["stage"] == "baseline":
+        if rec["model"] == "eegnet" and rec["stage"] == "baseline" and rec["dataset"] in ("demo_sleep", "demo_rest"):
             assert rec["balanced_accuracy"] > rec["chance_balanced_accuracy"] + 0.15, rec
 
 
