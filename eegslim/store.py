@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +161,17 @@ class Windows:
     ch_names: list[str]
     class_names: list[str]
     attrs: dict[str, Any] = field(default_factory=dict)  # every attr, JSON ones decoded
+
+    def pick_channels(self, names: Sequence[str]) -> Windows:
+        """These windows with only the channels `names`, in that order (X becomes (n, len(names), T)).
+
+        Raises ValueError naming the dataset and the channels it lacks.
+        """
+        missing = [n for n in names if n not in self.ch_names]
+        if missing:
+            raise ValueError(f"dataset {self.attrs.get('dataset', '?')!r} lacks channels {missing} (has {self.ch_names})")
+        index = [self.ch_names.index(n) for n in names]
+        return replace(self, X=self.X[:, index], ch_names=list(names))
 
 
 def _read_rows(dset: h5py.Dataset, rows: np.ndarray | None) -> np.ndarray:

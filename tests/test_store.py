@@ -114,3 +114,26 @@ def test_metadata_only_read_skips_signals(tmp_path):
     meta = load_windows(path, signals=False)
     assert meta.X.shape == (3, 2, 0) and meta.y.tolist() == [0, 1, 1] and meta.subject.tolist() == ["s1"] * 3
     assert load_windows(path, rows=[2], signals=False).X.shape == (1, 2, 0)
+
+
+def test_pick_channels_restricts_to_a_common_set(tmp_path):
+    from eegslim.io.channels import common_channels
+
+    paths = {}
+    for name, chans in (("a", ["Fp1", "Cz", "Pz", "O1"]), ("b", ["O1", "Pz", "Fz", "Cz"])):
+        paths[name] = tmp_path / f"{name}.h5"
+        X = np.arange(2 * len(chans) * 5, dtype=np.float32).reshape(2, len(chans), 5)
+        with WindowWriter(paths[name], chans, 100.0, ["x"], name, {}) as writer:
+            writer.append(X, [0, 0], subject="s", session="1", recording="r")
+    windows = {name: load_windows(p) for name, p in paths.items()}
+    shared = common_channels({name: w.ch_names for name, w in windows.items()})
+    assert shared == ["Cz", "Pz", "O1"]  # the first dataset's order
+    picked = windows["b"].pick_channels(shared)
+    assert picked.ch_names == shared and picked.X.shape == (2, 3, 5)
+    np.testing.assert_array_equal(picked.X[:, 0], windows["b"].X[:, 3])  # b's Cz row
+    np.testing.assert_array_equal(picked.X[:, 2], windows["b"].X[:, 0])  # b's O1 row
+    assert load_windows(paths["a"], signals=False).pick_channels(shared).X.shape == (2, 3, 0)
+    with pytest.raises(ValueError, match="'b' lacks channels \\['Fp1'\\]"):
+        windows["b"].pick_channels(["Fp1"])
+    with pytest.raises(ValueError, match="share no channel"):
+        common_channels({"sleep": ["Fpz-Cz", "Pz-Oz"], "a": windows["a"].ch_names})

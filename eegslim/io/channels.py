@@ -89,3 +89,19 @@ def pick_channels(raw: mne.io.BaseRaw, wanted: Sequence[str] | None, path: str |
     raw.reorder_channels(originals)
     raw.rename_channels(dict(zip(originals, targets, strict=True)))
     return raw
+
+
+def common_channels(channel_lists: dict[str, Sequence[str]]) -> list[str]:
+    """The channels every dataset has, in the order of the first dataset's list.
+
+    channel_lists: dataset name → its standard channel names (windows.h5 `ch_names`). For pooled work
+    (pretraining on several datasets) restricted to one channel set. Raises ValueError naming the
+    datasets when they share none (bipolar pairs such as 'Fpz-Cz' only match the same pair).
+    """
+    if not channel_lists:
+        raise ValueError("common channel set: no datasets given")
+    first, *rest = channel_lists.values()
+    shared = [ch for ch in first if all(ch in other for other in rest)]
+    if not shared:
+        raise ValueError(f"datasets {sorted(channel_lists)} share no channel: {dict(channel_lists)}")
+    return shared
