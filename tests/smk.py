@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
@@ -45,8 +49,6 @@ def write_config(overlay: Path, dest: Path) -> Path:
     Pass the result as the only --configfile: Snakemake merges config files, so an overlay alone
     cannot drop datasets.
     """
-    import yaml
-
     base = yaml.safe_load((REPO / "config.yaml").read_text())
     extra = yaml.safe_load(overlay.read_text())
     datasets = {ds: deep_merge(base["datasets"][ds], cfg or {}) for ds, cfg in extra.pop("datasets").items()}
@@ -60,9 +62,6 @@ def run_profile(workdir: Path, profile: str, config: Path, env: dict, timeout: i
     Snakemake's output goes to `workdir`/snakemake.out. Past `timeout` it gets SIGINT (which makes
     the SLURM executor cancel its jobs), then SIGKILL 60 s later.
     """
-    import signal
-    import time
-
     cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--profile",
            str(REPO / "profiles" / profile), "results/report.html", "--configfile", str(config)]
     start = time.perf_counter()
