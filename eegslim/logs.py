@@ -38,7 +38,7 @@ def _decoded(value: Any) -> Any:
 
 
 def start_rule(smk: Any) -> logging.Logger:
-    """Set up logging for a Snakemake `script:` job; log its inputs, outputs and settings first, then its SLURM job."""
+    """Set up logging for a Snakemake `script:` job; log its inputs, outputs, settings and SLURM job first."""
     logger = setup_logging(smk.log[0] if smk.log else None)
     logger.info("rule %s, wildcards %s, threads %d", smk.rule, dict(smk.wildcards), smk.threads)
     for what, values in (("inputs", smk.input), ("outputs", smk.output), ("settings", smk.params)):

@@ -39,7 +39,8 @@ def deep_merge(base: dict, overlay: dict) -> dict:
     """`base` updated recursively with `overlay` (a new dict; neither is modified)."""
     out = dict(base)
     for key, value in overlay.items():
-        out[key] = deep_merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+        nested = isinstance(value, dict) and isinstance(base.get(key), dict)
+        out[key] = deep_merge(base[key], value) if nested else value
     return out
 
 
