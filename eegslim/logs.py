@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,12 +38,15 @@ def _decoded(value: Any) -> Any:
 
 
 def start_rule(smk: Any) -> logging.Logger:
-    """Set up logging for a Snakemake `script:` job and log its inputs, outputs and settings first."""
+    """Set up logging for a Snakemake `script:` job; log its inputs, outputs, settings and SLURM job first."""
     logger = setup_logging(smk.log[0] if smk.log else None)
     logger.info("rule %s, wildcards %s, threads %d", smk.rule, dict(smk.wildcards), smk.threads)
     for what, values in (("inputs", smk.input), ("outputs", smk.output), ("settings", smk.params)):
         named = {key: _decoded(value) for key, value in values.items()} or list(values)
         logger.info("%s: %s", what, json.dumps(named, sort_keys=True, default=str))
+    if job_id := os.environ.get("SLURM_JOB_ID"):  # the proof that a cluster job ran inside SLURM
+        logger.info("SLURM_JOB_ID=%s node=%s gpus=%s", job_id, os.environ.get("SLURMD_NODENAME", "?"),
+                    os.environ.get("SLURM_JOB_GPUS") or os.environ.get("CUDA_VISIBLE_DEVICES") or "none")
 
     def log_uncaught(exc_type, exc, tb):  # the failure lands in the rule's log too, not only on stderr
         logger.error("failed: %s", exc, exc_info=(exc_type, exc, tb))

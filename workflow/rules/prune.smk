@@ -14,6 +14,7 @@ rule prune:
     threads: 1
     resources:
         mem_mb=4000,
+        gpu=lambda wc: int(wc.recovery != "none"),  # recovery trains: --gpus=1 on SLURM
         runtime=120,
     conda:
         ENV

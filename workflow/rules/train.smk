@@ -18,6 +18,7 @@ rule train:
     threads: 1
     resources:
         mem_mb=4000,
+        gpu=1,  # SLURM profiles: --gpus=1; a local run ignores it (see README)
         runtime=120,
     conda:
         ENV
@@ -42,6 +43,7 @@ rule finetune:
     threads: 1
     resources:
         mem_mb=8000,
+        gpu=1,  # SLURM profiles: --gpus=1; a local run ignores it (see README)
         runtime=240,
     conda:
         ENV
