@@ -176,11 +176,12 @@ def global_keep(scores: dict[str, Tensor], ratio: float) -> dict[str, Tensor]:
     return keep
 
 
-def zero_units(model: nn.Module, groups: dict[str, Group], drop: dict[str, Tensor]) -> None:
-    """Zero, in place, the `zero` parts of the units `drop[group]`: their outputs become exactly 0."""
+def zero_units(model: nn.Module, groups: dict[str, Group], drop: dict[str, Tensor], parts: str = "zero") -> None:
+    """Zero, in place, the `parts` ('zero': outputs become exactly 0; 'out': consumer weights, the unit's effect
+    is removed exactly) of the units `drop[group]`."""
     with torch.no_grad():
         for name, units in drop.items():
-            for part in groups[name].zero:
+            for part in getattr(groups[name], parts):
                 model.get_parameter(part.key).index_fill_(part.dim, part.index(units), 0.0)
 
 

@@ -35,7 +35,7 @@ def cubic_sparsity(step: int, n_steps: int, ratio: float) -> float:
     return ratio * (1.0 - (1.0 - min(step, n_steps) / n_steps) ** 3)
 
 
-def _keep_lowest_out(scores: torch.Tensor, sparsity: float) -> torch.Tensor:
+def keep_lowest_out(scores: torch.Tensor, sparsity: float) -> torch.Tensor:
     """Bool mask of `scores`' shape, False for the round(sparsity · n) lowest entries (ties by position)."""
     flat = scores.flatten()
     keep = torch.ones_like(flat, dtype=torch.bool)
@@ -69,9 +69,9 @@ class Unstructured:
         weights = prunable_weights(model, self.ctx.include_head)
         scores = self._scores(weights)
         if self.layerwise:
-            masks = {n: _keep_lowest_out(s, sparsity) for n, s in scores.items()}
+            masks = {n: keep_lowest_out(s, sparsity) for n, s in scores.items()}
         else:
-            flat = _keep_lowest_out(torch.cat([s.flatten() for s in scores.values()]), sparsity)
+            flat = keep_lowest_out(torch.cat([s.flatten() for s in scores.values()]), sparsity)
             masks, start = {}, 0
             for name, w in weights.items():
                 masks[name] = flat[start:start + w.numel()].view_as(w)
