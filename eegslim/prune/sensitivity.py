@@ -45,7 +45,7 @@ def layer_sensitivity(model: nn.Module, arch: dict, X: np.ndarray, y: np.ndarray
         for name, group in groups.items():
             params = sum(int(np.prod(saved[p.key].shape)) for p in group.slices)
             for ratio in ratios:
-                zero_units(model, groups, {name: removed_units(group.n, top_units(scores[name], ratio))}, parts="out")
+                zero_units(model, groups, {name: removed_units(group.n, top_units(scores[name], ratio))}, parts=("out",))
                 measure("structured", name, ratio, params)
     if "unstructured" in kinds:
         for name, weight in prunable_weights(model, include_head=True).items():

@@ -1,8 +1,9 @@
 """Soft filter pruning (SFP, He et al. 2018): zero the smallest-L2 units after every epoch while training goes on.
 
 Zeroed units keep receiving gradients and may grow back; after every epoch the `ratio` share with the smallest
-L2 norm of each group is zeroed again. Zeroing covers the unit's weights and its norm's affine parameters, so
-its output is exactly 0 and the final removal (a really smaller model) changes nothing.
+L2 norm of each group is zeroed again (weights and biases; BatchNorm stays, so gradients reach them). At the end
+the selected units' norm affine parameters are zeroed too, which makes their outputs exactly 0, and they are
+removed: the smaller model computes exactly what that zeroed model computes.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ class SoftFilter:
     def keep(self, model: nn.Module) -> dict:
         return layerwise_keep(l2_scores(state_of(model), self.groups), self.ratio)
 
-    def zero(self, model: nn.Module) -> dict:
-        """Zero the smallest-L2 `ratio` share of every group's units; return the kept units."""
+    def zero(self, model: nn.Module, parts: tuple[str, ...] = ("zero",)) -> dict:
+        """Zero `parts` of the smallest-L2 `ratio` share of every group's units; return the kept units."""
         keep = self.keep(model)
-        zero_units(model, self.groups, {n: removed_units(g.n, keep[n]) for n, g in self.groups.items()})
+        zero_units(model, self.groups, {n: removed_units(g.n, keep[n]) for n, g in self.groups.items()}, parts)
         return keep
 
     def start(self, model: nn.Module) -> None:
@@ -41,7 +42,7 @@ class SoftFilter:
 
     def finish(self, model: nn.Module) -> PruneResult:
         """Zero once more, then remove the zeroed units for real: a smaller model computing the same function."""
-        keep = self.zero(model)
+        keep = self.zero(model, ("zero", "norm"))
         pruned, arch = remove_units(model, self.arch, keep)
         return PruneResult(model=pruned, arch=arch, kept=keep)
 

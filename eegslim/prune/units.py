@@ -61,9 +61,10 @@ class Part:
 
 @dataclass(frozen=True)
 class Group:
-    """One group of n units. filters: the units' own weights (L1/L2 scores); zero: what makes the units'
-    output exactly 0 when zeroed (soft filter pruning); out: consumer weights whose zeroing removes the units
-    exactly (Taylor importance, the masked original); slices: every tensor cut when units are removed;
+    """One group of n units. filters: the units' own weights (L1 scores); zero: the units' weights and biases
+    (soft filter pruning zeroes them and lets them regrow); norm: the affine parameters of the norm after them
+    (zeroed with `zero`, the units' outputs are exactly 0); out: consumer weights whose zeroing removes the
+    units exactly (Taylor importance, the masked original); slices: every tensor cut when units are removed;
     gamma: the units' BatchNorm scale (network slimming), None where there is none."""
 
     n: int
@@ -71,6 +72,7 @@ class Group:
     zero: tuple[Part, ...]
     out: tuple[Part, ...]
     slices: tuple[Part, ...]
+    norm: tuple[Part, ...] = ()
     gamma: Part | None = None
 
 
@@ -91,12 +93,12 @@ def eegnet_groups(arch: dict) -> dict[str, Group]:
     classifier = Part("classifier.weight", 1, L)                       # flatten order (F2, 1, L)
     return {
         "F1": Group(F1, filters=(temporal, spatial),
-                    zero=(temporal, *_bn_affine("bnorm_temporal"), spatial, *_bn_affine("bnorm_1", D)),
+                    zero=(temporal, spatial), norm=(*_bn_affine("bnorm_temporal"), *_bn_affine("bnorm_1", D)),
                     out=(point_in,),
                     slices=(temporal, *_bn("bnorm_temporal"), spatial, *_bn("bnorm_1", D),
                             Part("conv_separable_depth.weight", 0, D), point_in),
                     gamma=Part("bnorm_1.weight", 0, D)),
-        "F2": Group(F2, filters=(point_out,), zero=(point_out, *_bn_affine("bnorm_2")), out=(classifier,),
+        "F2": Group(F2, filters=(point_out,), zero=(point_out,), norm=_bn_affine("bnorm_2"), out=(classifier,),
                     slices=(point_out, *_bn("bnorm_2"), classifier), gamma=Part("bnorm_2.weight", 0)),
     }
 
@@ -150,8 +152,8 @@ def l1_scores(state: dict[str, Tensor], groups: dict[str, Group]) -> dict[str, T
 
 
 def l2_scores(state: dict[str, Tensor], groups: dict[str, Group]) -> dict[str, Tensor]:
-    """Per group, the L2 norm of each unit's own weights (its `zero` parts that are weight matrices or kernels,
-    so a zeroed unit scores exactly 0): {group: (n,)}."""
+    """Per group, the L2 norm of each unit's own weights (its `zero` parts that are weight matrices or kernels;
+    a zeroed unit scores exactly 0): {group: (n,)}."""
     return {name: sum(p.per_unit(state[p.key], g.n).pow(2).sum(1) for p in g.zero if state[p.key].dim() > 1).sqrt()
             for name, g in groups.items()}
 
@@ -176,12 +178,13 @@ def global_keep(scores: dict[str, Tensor], ratio: float) -> dict[str, Tensor]:
     return keep
 
 
-def zero_units(model: nn.Module, groups: dict[str, Group], drop: dict[str, Tensor], parts: str = "zero") -> None:
-    """Zero, in place, the `parts` ('zero': outputs become exactly 0; 'out': consumer weights, the unit's effect
-    is removed exactly) of the units `drop[group]`."""
+def zero_units(model: nn.Module, groups: dict[str, Group], drop: dict[str, Tensor],
+               parts: tuple[str, ...] = ("zero", "norm")) -> None:
+    """Zero, in place, the named `parts` of the units `drop[group]`: ("zero", "norm") makes their outputs exactly
+    0, ("out",) removes their effect exactly, ("zero",) leaves them able to regrow."""
     with torch.no_grad():
         for name, units in drop.items():
-            for part in getattr(groups[name], parts):
+            for part in (p for attr in parts for p in getattr(groups[name], attr)):
                 model.get_parameter(part.key).index_fill_(part.dim, part.index(units), 0.0)
 
 
