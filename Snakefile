@@ -15,6 +15,7 @@ include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/split.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/prune.smk"
+include: "workflow/rules/sensitivity.smk"
 include: "workflow/rules/quantize.smk"
 include: "workflow/rules/report.smk"
 

@@ -118,11 +118,15 @@ def evaluate(model: nn.Module, X, y, n_classes: int, batch_size: int = 256) -> d
 
 
 def fit(model: nn.Module, X_train, y_train, X_val, y_val, cfg: TrainConfig, n_classes: int,
-        post_step: Iterable[Callable[[nn.Module], None]] = (), log: logging.Logger = logger) -> dict:
+        post_step: Iterable[Callable[[nn.Module], None]] = (), log: logging.Logger = logger,
+        epoch_end: Iterable[Callable[[nn.Module, int], None]] = (),
+        eligible: Callable[[int], bool] | None = None) -> dict:
     """Train `model` in place; restore the weights of the best validation epoch; return the history.
 
     After every optimizer step: `model.apply_constraints()` if the model has it, then each `post_step(model)`
-    (pruning keeps its masks this way). History: per-epoch `train_loss`, `val_balanced_accuracy`, `lr`,
+    (pruning keeps its masks this way). After every epoch, before validation: each `epoch_end(model, epoch)`
+    (gradual and soft pruning). Only epochs with `eligible(epoch)` true (all when None) may become the best
+    epoch or count towards early stopping; with none eligible the last epoch's weights are kept. History: per-epoch `train_loss`, `val_balanced_accuracy`, `lr`,
     `seconds`, plus `best_epoch` (1-based), `best_val_balanced_accuracy` and `stopped_early`.
     """
     if cfg.num_threads:
@@ -145,7 +149,7 @@ def fit(model: nn.Module, X_train, y_train, X_val, y_val, cfg: TrainConfig, n_cl
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay, cfg.layer_decay), lr=cfg.lr)
     weight = _class_weights(y, n_classes).to(device) if cfg.class_weights else None
     constrain = getattr(model, "apply_constraints", None)
-    post_step = list(post_step)
+    post_step, epoch_end = list(post_step), list(epoch_end)
     generator = torch.Generator().manual_seed(cfg.seed)
 
     history = {"epoch": [], "train_loss": [], "val_balanced_accuracy": [], "lr": [], "seconds": []}
@@ -176,6 +180,8 @@ def fit(model: nn.Module, X_train, y_train, X_val, y_val, cfg: TrainConfig, n_cl
                     hook(model)
                 loss_sum += loss.detach()
                 step += 1
+            for hook in epoch_end:
+                hook(model, epoch)
             bacc = evaluate(model, X_val, y_val, n_classes)["balanced_accuracy"]
             seconds = time.perf_counter() - start
             train_loss = loss_sum.item() / steps_per_epoch
@@ -183,6 +189,8 @@ def fit(model: nn.Module, X_train, y_train, X_val, y_val, cfg: TrainConfig, n_cl
                 history[key].append(value)
             log.info("epoch %d/%d  train loss %.4f  val bacc %.4f  lr %.2e  %.1f s",
                      epoch, cfg.epochs, train_loss, bacc, lr, seconds)
+            if eligible is not None and not eligible(epoch):
+                continue
             if bacc > best_bacc:
                 best_bacc, best_epoch, stale = bacc, epoch, 0
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -193,7 +201,10 @@ def fit(model: nn.Module, X_train, y_train, X_val, y_val, cfg: TrainConfig, n_cl
                     break
     finally:
         torch.use_deterministic_algorithms(was_deterministic)
-    model.load_state_dict(best_state)
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    else:
+        best_epoch, best_bacc = history["epoch"][-1], history["val_balanced_accuracy"][-1]
     model.eval()
     log.info("best epoch %d: val bacc %.4f", best_epoch, best_bacc)
     history.update(best_epoch=best_epoch, best_val_balanced_accuracy=best_bacc,

@@ -17,4 +17,5 @@ report.run(
     out_html=snakemake.output.html,
     tables_dir=Path(snakemake.output.results).parent,
     report_cfg=json.loads(snakemake.params.settings),
+    sensitivity_files=list(snakemake.input.sensitivity),
 )

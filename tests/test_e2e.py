@@ -42,7 +42,7 @@ def test_report_shows_both_demo_datasets(demo):
         assert (demo / f"results/tables/summary_{ds}.csv").stat().st_size > 0
     assert html.count("data:image/png;base64,") >= 4
     assert "http://" not in html and "https://" not in html.replace("https://json-schema", "")
-    for word in ("balanced", "int8", "l1_structured", "magnitude_global", "block-confounded"):
+    for word in ("balanced", "int8", "l1_filter", "magnitude_global", "block-confounded", "sensitivity"):
         assert word in html
 
 
@@ -75,7 +75,7 @@ def test_pruning_and_quantization_really_compress(demo):
     by_key = {(r["dataset"], r["model"], r["stage"], r["method"], r["variant"]): r for r in metrics_records(demo)}
     for (ds, model, stage, method, variant), rec in by_key.items():
         base = by_key[(ds, model, "baseline", None, "torch")]
-        if stage == "prune" and method == "l1_structured":
+        if stage == "prune" and method == "l1_filter":
             assert rec["params"] < base["params"]
         if stage == "prune" and method == "magnitude_global":
             # the ratio applies to the prunable layers; the classifier head is excluded by design

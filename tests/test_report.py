@@ -331,3 +331,23 @@ def test_records_of_one_dataset_must_share_the_split(tmp_path):
                          split=("official", CAVEAT))
     with pytest.raises(ValueError, match=re.escape(other) + ".*split protocol 'official'.*differs"):
         report.run(files + [other], {}, tmp_path / "r.html", tmp_path / "t", {})
+
+
+def test_sensitivity_heatmap_only_where_measured(tmp_path):
+    root = tmp_path / "results"
+    files = write_grid(root, "sleep_edf") + write_grid(root, "bids_rest")
+    ds_files = {ds: write_dataset_files(root, ds) for ds in ("sleep_edf", "bids_rest")}
+    rows = [{"dataset": "sleep_edf", "model": model, "seed": 0, "kind": kind, "layer": layer, "ratio": r,
+             "delta_balanced_accuracy": -r * (0.5 if layer == "F2" else 0.1)}
+            for model in ("eegnet", "labram") for kind, layer in (("structured", "F2"), ("unstructured", "head"))
+            for r in (0.25, 0.5)]
+    sens = tmp_path / "sensitivity.csv"
+    pd.DataFrame(rows).to_csv(sens, index=False)
+    report.run(files, ds_files, tmp_path / "r.html", tmp_path / "tables", {}, sensitivity_files=[str(sens)])
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Per-layer pruning sensitivity" in section(page, "sleep_edf")
+    assert "sleep_edf: per-layer pruning sensitivity" in section(page, "sleep_edf")
+    assert "Per-layer pruning sensitivity" not in section(page, "bids_rest")
+    pd.DataFrame(rows).drop(columns=["layer"]).to_csv(sens, index=False)
+    with pytest.raises(ValueError, match=r"sensitivity.csv: missing columns \['layer'\]"):
+        report.run(files, ds_files, tmp_path / "r.html", tmp_path / "tables", {}, sensitivity_files=[str(sens)])

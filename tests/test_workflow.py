@@ -37,8 +37,26 @@ def test_dry_run_plans_the_whole_demo_dag(tmp_path):
         "finetune": n_ds,
         "prune": n_ds * n_models * grid,
         "quantize": n_ds * n_models * (1 + grid),
+        "sensitivity": n_ds * n_models,
         "report": 1,
     }
+
+
+def test_full_grid_dry_run_plans_over_1000_jobs_and_skips_cells_that_do_not_apply(tmp_path):
+    from eegslim.methods import applies
+
+    overlay = REPO / "configs/full_grid.yaml"
+    proc = snakemake(tmp_path, "results/report.html", "-n", "-q", "rules", configs=(overlay,))
+    cfg = default_config()
+    grid = yaml.safe_load(overlay.read_text())
+    n_ds, seeds, prune = len(cfg["datasets"]), len(grid["seeds"]), grid["prune"]
+    cells = sum(applies(method, model) for method in prune["methods"] for model in cfg["models"])
+    n_pruned = n_ds * cells * len(prune["ratios"]) * len(prune["recoveries"]) * seeds
+    jobs = planned_jobs(proc.stdout)
+    assert jobs["prune"] == n_pruned
+    assert jobs["quantize"] == n_pruned + n_ds * len(cfg["models"]) * seeds
+    assert sum(jobs.values()) > 1000
+    assert "depth x eegnet" in proc.stderr and "bn_slimming x labram" in proc.stderr
 
 
 @pytest.mark.parametrize("profile", ["local", "slurm", "slurm-generic"])

@@ -1,146 +1,109 @@
-"""Structured L1 pruning (LFP, Li et al. 2017): remove whole units and rebuild a really smaller model.
+"""Structured pruning: rank units, remove the lowest, rebuild a really smaller model from its arch.
 
-Each model family has two small pieces: `*_keep(state, arch, ratio)` ranks units by L1 norm and returns the
-kept indices (sorted), and `*_slice(state, arch, keep)` returns the smaller state_dict and arch. The pruned
-model computes exactly what the original computes with the removed units' outgoing weights zeroed.
-torch-pruning is not used: it fails on EEGNet's grouped spatial conv with D > 1 and on attention with
-per-head q/k LayerNorm (models.md §5.3).
+Methods differ only in the unit scores and in how the threshold is set (`eegslim.prune.units` does the rest):
+l1_filter (LFP, Li et al. 2017) and taylor (Molchanov et al. 2019) and random_structured remove the same share
+of every group; bn_slimming (NSFP, Liu et al. 2017) sets one threshold on BatchNorm |γ| over all groups.
 """
 
 from __future__ import annotations
 
+import logging
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from eegslim.models import build_model
-from eegslim.prune.recovery import PruneResult
+from eegslim.prune.recovery import PruneContext, PruneResult
+from eegslim.prune.units import (Group, global_keep, l1_scores, layerwise_keep, remove_units, state_of,
+                                 unit_groups)
 
-Tensor = torch.Tensor
-BN_TENSORS = ("weight", "bias", "running_mean", "running_var")
-
-
-def n_keep(n: int, ratio: float) -> int:
-    """Units kept of `n` at pruning ratio `ratio`: round(n · (1 − ratio)), at least 1."""
-    return max(1, round(n * (1 - ratio)))
+log = logging.getLogger(__name__)
 
 
-def top_units(scores: Tensor, ratio: float) -> Tensor:
-    """Indices (sorted ascending) of the n_keep highest-scoring units of `scores` (n,)."""
-    return torch.topk(scores, n_keep(len(scores), ratio)).indices.sort().values
+def _pruned(model: nn.Module, arch: dict, keep: dict[str, torch.Tensor]) -> PruneResult:
+    pruned, new_arch = remove_units(model, arch, keep)
+    return PruneResult(model=pruned, arch=new_arch, kept=keep)
 
 
-def _l1_rows(w: Tensor) -> Tensor:
-    """L1 norm of each slice along dim 0: (n, ...) → (n,)."""
-    return w.abs().flatten(1).sum(1)
+def l1_filter(model: nn.Module, arch: dict, ratio: float, ctx: PruneContext) -> PruneResult:
+    """Remove the `ratio` share of units with the smallest L1 norm from every group (LFP).
 
-
-def expand_units(units: Tensor, width: int) -> Tensor:
-    """Indices of the `width` consecutive entries of each unit: unit u → u·width … u·width + width − 1."""
-    return (units[:, None] * width + torch.arange(width)).flatten()
-
-
-def _index(state: dict[str, Tensor], key: str, dim: int, idx: Tensor) -> None:
-    state[key] = state[key].index_select(dim, idx).clone()
-
-
-# ---- EEGNet -------------------------------------------------------------------------------------------------
-
-def eegnet_keep(state: dict[str, Tensor], arch: dict, ratio: float) -> dict[str, Tensor]:
-    """Kept temporal-filter groups "F1" and pointwise filters "F2".
-
-    Group f scores L1(conv_temporal[f]) + L1 of its D spatial filters conv_spatial[f·D : (f+1)·D];
-    pointwise filter g scores L1(conv_separable_point[g]).
-    """
-    D = arch["D"]
-    temporal = _l1_rows(state["conv_temporal.weight"])                      # (F1,)
-    spatial = _l1_rows(state["conv_spatial.weight"]).view(-1, D).sum(1)      # (F1·D,) → (F1,)
-    return {"F1": top_units(temporal + spatial, ratio),
-            "F2": top_units(_l1_rows(state["conv_separable_point.weight"]), ratio)}
-
-
-def eegnet_slice(state: dict[str, Tensor], arch: dict, keep: dict[str, Tensor]) -> tuple[dict, dict]:
-    """State_dict and arch of EEGNet(F1' = len(keep["F1"]), F2' = len(keep["F2"])) holding the kept units."""
-    f1, f2 = keep["F1"], keep["F2"]
-    spatial = expand_units(f1, arch["D"])                                         # kept F1·D channels
-    L = state["classifier.weight"].shape[1] // arch["F2"]
-    state = dict(state)
-    _index(state, "conv_temporal.weight", 0, f1)
-    _index(state, "conv_spatial.weight", 0, spatial)
-    _index(state, "conv_separable_depth.weight", 0, spatial)
-    _index(state, "conv_separable_point.weight", 0, f2)
-    _index(state, "conv_separable_point.weight", 1, spatial)
-    _index(state, "classifier.weight", 1, expand_units(f2, L))                    # flatten order (F2, 1, L)
-    for bn, idx in (("bnorm_temporal", f1), ("bnorm_1", spatial), ("bnorm_2", f2)):
-        for name in BN_TENSORS:
-            _index(state, f"{bn}.{name}", 0, idx)
-    return state, {**arch, "F1": len(f1), "F2": len(f2)}
-
-
-# ---- LaBraM-style transformer ------------------------------------------------------------------------------
-
-def labram_keep(state: dict[str, Tensor], arch: dict, ratio: float) -> dict[str, list]:
-    """Kept "heads" and "mlp" hidden units, one index tensor per block (mlp: None where the MLP is removed).
-
-    Head j of block i scores L1 of its q, k and v rows of attn.qkv plus L1 of its attn.proj columns;
-    MLP unit u scores L1(mlp.fc1 row u) + L1(mlp.fc2 column u).
-    """
-    hd = arch["head_dim"]
-    heads, mlp = [], []
-    for i, (h, hidden) in enumerate(zip(arch["num_heads"], arch["mlp_hidden"])):
-        p = f"blocks.{i}."
-        qkv = state[p + "attn.qkv.weight"].abs().view(3, h, hd, -1).sum((0, 2, 3))     # (h,)
-        proj = state[p + "attn.proj.weight"].abs().view(-1, h, hd).sum((0, 2))           # (h,)
-        heads.append(top_units(qkv + proj, ratio))
-        if hidden:
-            fc1 = _l1_rows(state[p + "mlp.fc1.weight"])
-            fc2 = state[p + "mlp.fc2.weight"].abs().sum(0)
-            mlp.append(top_units(fc1 + fc2, ratio))
-        else:
-            mlp.append(None)
-    return {"heads": heads, "mlp": mlp}
-
-
-def labram_slice(state: dict[str, Tensor], arch: dict, keep: dict[str, list]) -> tuple[dict, dict]:
-    """State_dict and arch with per-block num_heads / mlp_hidden reduced to the kept heads and units.
-
-    qkv rows are sliced within each of the q, k, v chunks; q_norm/k_norm act per head_dim and stay as they are.
-    """
-    hd = arch["head_dim"]
-    state = dict(state)
-    for i, (heads, units) in enumerate(zip(keep["heads"], keep["mlp"])):
-        p = f"blocks.{i}."
-        inner = arch["num_heads"][i] * hd
-        rows = expand_units(heads, hd)                                                   # within one chunk
-        _index(state, p + "attn.qkv.weight", 0, torch.cat([rows + c * inner for c in range(3)]))
-        _index(state, p + "attn.proj.weight", 1, rows)
-        for bias in ("attn.q_bias", "attn.v_bias"):
-            if p + bias in state:
-                _index(state, p + bias, 0, rows)
-        if units is not None:
-            _index(state, p + "mlp.fc1.weight", 0, units)
-            _index(state, p + "mlp.fc1.bias", 0, units)
-            _index(state, p + "mlp.fc2.weight", 1, units)
-    new_arch = {**arch, "num_heads": [len(h) for h in keep["heads"]],
-                "mlp_hidden": [0 if u is None else len(u) for u in keep["mlp"]]}
-    return state, new_arch
-
-
-# Model family (arch["name"]) → (keep, slice).
-FAMILIES = {"eegnet": (eegnet_keep, eegnet_slice), "labram": (labram_keep, labram_slice)}
-
-
-def l1_structured(model: nn.Module, arch: dict, ratio: float) -> PruneResult:
-    """Remove the `ratio` share of units with the smallest L1 norm; return a new, smaller model and its arch.
-
-    EEGNet: temporal-filter groups (F1) and pointwise filters (F2). Transformer: heads and MLP units per block.
+    EEGNet: temporal-filter groups F1 (L1 of the temporal kernel + its D spatial filters) and pointwise filters
+    F2. Transformer: heads (L1 of their q, k, v rows and proj columns) and MLP units (fc1 row + fc2 column).
     `model` is left unchanged.
     """
-    if arch["name"] not in FAMILIES:
-        raise ValueError(f"l1_structured: no structured pruner for model {arch['name']!r}; "
-                         f"known: {', '.join(FAMILIES)}")
-    keep_fn, slice_fn = FAMILIES[arch["name"]]
-    state = {k: v.detach() for k, v in model.state_dict().items()}
-    new_state, new_arch = slice_fn(state, arch, keep_fn(state, arch, ratio))
-    pruned = build_model(new_arch)
-    pruned.load_state_dict(new_state)
-    return PruneResult(model=pruned, arch=new_arch)
+    groups = unit_groups(arch, "l1_filter")
+    return _pruned(model, arch, layerwise_keep(l1_scores(state_of(model), groups), ratio))
+
+
+def random_structured(model: nn.Module, arch: dict, ratio: float, ctx: PruneContext) -> PruneResult:
+    """Remove a random `ratio` share of the units of every group (seed `ctx.seed`): the structured baseline."""
+    groups = unit_groups(arch, "random_structured")
+    gen = torch.Generator().manual_seed(ctx.seed)
+    return _pruned(model, arch, layerwise_keep({n: torch.rand(g.n, generator=gen) for n, g in groups.items()}, ratio))
+
+
+def _gamma_scores(state: dict[str, torch.Tensor], groups: dict[str, Group]) -> dict[str, torch.Tensor]:
+    """Mean |γ| of each unit's BatchNorm channels (F1: its D spatial channels)."""
+    return {name: g.gamma.per_unit(state[g.gamma.key], g.n).abs().mean(1) for name, g in groups.items()}
+
+
+def _sparsity_train(model: nn.Module, groups: dict[str, Group], ctx: PruneContext) -> dict:
+    """Train with an L1 penalty λ·Σ|γ| on the BatchNorm scales (Liu et al.'s updateBN: grad += λ·sign(γ))."""
+    if ctx.train is None:
+        raise ValueError("bn_slimming: prune.bn_sparsity > 0 needs training data (PruneContext.train)")
+    gammas = [model.get_parameter(g.gamma.key) for g in groups.values()]
+    hooks = [g.register_hook(lambda grad, g=g: grad + ctx.bn_sparsity * torch.sign(g.detach())) for g in gammas]
+    try:
+        return ctx.train(model)
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
+def bn_slimming(model: nn.Module, arch: dict, ratio: float, ctx: PruneContext) -> PruneResult:
+    """Network slimming (NSFP): one global threshold on BatchNorm |γ| removes round(ratio · units) units.
+
+    EEGNet only (the transformer has no BatchNorm). With ctx.bn_sparsity = λ > 0 the model is first trained with
+    the γ-L1 penalty (`ctx.train`, on a copy: `model` is left unchanged either way).
+    """
+    groups = unit_groups(arch, "bn_slimming")
+    if any(g.gamma is None for g in groups.values()):
+        raise ValueError(f"bn_slimming: model {arch['name']!r} has no BatchNorm scale for every unit group")
+    if ctx.bn_sparsity > 0:
+        trained = build_model(arch)
+        trained.load_state_dict(model.state_dict())
+        history = _sparsity_train(trained, groups, ctx)
+        log.info("bn_slimming: γ-L1 sparsity training (λ=%g), best val bacc %.4f", ctx.bn_sparsity,
+                 history.get("best_val_balanced_accuracy", float("nan")))
+        model = trained
+    return _pruned(model, arch, global_keep(_gamma_scores(state_of(model), groups), ratio))
+
+
+def taylor_scores(model: nn.Module, groups: dict[str, Group], ctx: PruneContext) -> dict[str, torch.Tensor]:
+    """First-order Taylor importance of each unit: the mean over training batches of (Σ_out g·w)², where the sum
+    runs over the unit's consumer weights (zeroing them removes the unit, so Σ g·w estimates the loss change).
+    Computed in eval mode (BatchNorm running statistics, no dropout)."""
+    was_training = model.training
+    model.eval()
+    params = {p.key: model.get_parameter(p.key) for g in groups.values() for p in g.out}
+    totals = {name: torch.zeros(g.n) for name, g in groups.items()}
+    batches = ctx.data_batches("taylor")
+    for x, y in batches:
+        model.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        with torch.no_grad():
+            for name, g in groups.items():
+                s = sum(p.per_unit(params[p.key] * params[p.key].grad, g.n).sum(1) for p in g.out)
+                totals[name] += s.pow(2)
+    model.zero_grad(set_to_none=True)
+    model.train(was_training)
+    return {name: t / len(batches) for name, t in totals.items()}
+
+
+def taylor(model: nn.Module, arch: dict, ratio: float, ctx: PruneContext) -> PruneResult:
+    """Remove the `ratio` share of units with the smallest first-order Taylor importance from every group,
+    measured on `ctx.batches` batches of training windows. `model`'s weights are left unchanged."""
+    groups = unit_groups(arch, "taylor")
+    return _pruned(model, arch, layerwise_keep(taylor_scores(model, groups, ctx), ratio))

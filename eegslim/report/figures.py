@@ -98,3 +98,30 @@ def size_figure(agg: pd.DataFrame) -> str | None:
         ax.set_ylabel("balanced accuracy")
         ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         return _png_base64(fig)
+
+
+def sensitivity_figure(table: pd.DataFrame) -> str | None:
+    """Per-layer sensitivity heatmaps of one dataset, one panel per model: rows = layer or unit group (kind
+    prefixed), columns = pruning ratio, colour = change of validation balanced accuracy (mean over seeds) when
+    only that layer is pruned, without retraining. None when the table is empty."""
+    if table.empty:
+        return None
+    models = sorted(table["model"].unique())
+    means = {m: (table[table["model"] == m]
+                 .assign(row=lambda t: t["kind"].str.slice(0, 1) + ": " + t["layer"].astype(str))
+                 .pivot_table(index="row", columns="ratio", values="delta_balanced_accuracy", aggfunc="mean",
+                              sort=False)) for m in models}
+    limit = max(0.01, max(float(np.nanmax(np.abs(g.to_numpy()))) for g in means.values()))
+    height = max(2.4, 0.22 * max(len(g) for g in means.values()) + 1.2)
+    with matplotlib.rc_context({**RC, "axes.grid": False}):
+        fig = Figure(figsize=(4.4 * len(models) + 0.8, height), layout="constrained")
+        axes = fig.subplots(1, len(models), squeeze=False)[0]
+        for ax, model in zip(axes, models):
+            grid = means[model]
+            image = ax.imshow(grid.to_numpy(), cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+            ax.set_xticks(range(grid.shape[1]), [f"{r:g}" for r in grid.columns])
+            ax.set_yticks(range(grid.shape[0]), grid.index, fontsize=7)
+            ax.set_xlabel("ratio pruned in this layer only")
+            ax.set_title(model)
+        fig.colorbar(image, ax=list(axes), label="Δ balanced accuracy (val)")
+        return _png_base64(fig)

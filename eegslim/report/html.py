@@ -215,6 +215,17 @@ def _figure(b64: str | None, alt: str, missing: str) -> str:
     return f'<figure><img alt="{escape(alt)}" src="data:image/png;base64,{b64}"></figure>'
 
 
+def sensitivity_html(b64: str | None, dataset: str) -> str:
+    """The per-layer sensitivity heatmap with a one-line explanation; '' when the analysis was not run."""
+    if b64 is None:
+        return ""
+    return ("<h3>Per-layer pruning sensitivity</h3><p>Each row prunes only one layer (u: the lowest-L1 units of a "
+            "unit group, removed exactly; w: the smallest weights of one weight tensor) at the ratio of the column "
+            "and evaluates on the validation split without retraining. Red cells lose balanced accuracy: those "
+            "layers are the sensitive ones.</p>"
+            + _figure(b64, f"{dataset}: per-layer pruning sensitivity", ""))
+
+
 def anchor(index: int, dataset: str) -> str:
     """A safe, unique id for a dataset's section."""
     return f"ds{index}-" + re.sub(r"[^a-z0-9]+", "-", dataset.lower()).strip("-")
@@ -233,6 +244,7 @@ def dataset_section(index: int, facts: DatasetFacts, rows: pd.DataFrame, best: p
                   "<h3>Balanced accuracy vs pruning ratio</h3>",
                   _figure(figures.get("ratio"), f"{facts.dataset}: balanced accuracy vs pruning ratio",
                           "No pruned models for this dataset."),
+                  sensitivity_html(figures.get("sensitivity"), facts.dataset),
                   "<h3>Balanced accuracy vs file size</h3>",
                   _figure(figures.get("size"), f"{facts.dataset}: balanced accuracy vs file size",
                           "No file sizes recorded."),

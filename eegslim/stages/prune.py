@@ -5,8 +5,10 @@ Writes `out_dir/{model.safetensors, arch.json, history.json, metrics.json}` (met
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -14,25 +16,36 @@ import torch
 
 from eegslim.atomic import write_json
 from eegslim.deploy import file_stats, size_stats
+from eegslim.methods import METHODS
 from eegslim.metrics import metrics_record
 from eegslim.models.checkpoint import load_checkpoint, save_checkpoint
-from eegslim.prune import prune_model, recover
+from eegslim.prune import PruneContext, prune_model, recover
 from eegslim.splits import load_split, split_fields
 from eegslim.store import load_windows
-from eegslim.train import TrainConfig, evaluate
+from eegslim.train import TrainConfig, evaluate, fit
 
 logger = logging.getLogger(__name__)
+
+# `prune` settings that configure the pruning itself rather than the recovery training.
+PRUNE_OPTIONS = ("schedule", "include_head", "criterion_batches", "bn_sparsity", "sparsity_epochs")
+
+
+def _train(X_train, y_train, X_val, y_val, cfg: TrainConfig, epochs: int, n_classes: int, model) -> dict:
+    """Train `model` with the recovery settings for `epochs` epochs (bn_slimming's sparsity training)."""
+    return fit(model, X_train, y_train, X_val, y_val, dataclasses.replace(cfg, epochs=epochs), n_classes, log=logger)
 
 
 def run(dataset: str, model: str, baseline_dir: str | Path, windows_h5: str | Path, split_json: str | Path,
         out_dir: str | Path, method: str, ratio: float, recovery: str, prune_cfg: dict, seed: int) -> dict:
     """Prune `baseline_dir`'s model with `method` at `ratio`, recover with `recovery`; return the metrics record.
 
-    prune_cfg: the recovery training's `TrainConfig` fields but seed (epochs, lr, batch_size, ...).
+    prune_cfg: the recovery training's `TrainConfig` fields but seed (epochs, lr, batch_size, ...), plus the
+    pruning options PRUNE_OPTIONS (schedule, include_head, criterion_batches, bn_sparsity, sparsity_epochs).
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    cfg = TrainConfig.from_dict({**prune_cfg, "seed": seed})
+    options = {k: prune_cfg[k] for k in PRUNE_OPTIONS if k in prune_cfg}
+    cfg = TrainConfig.from_dict({**{k: v for k, v in prune_cfg.items() if k not in PRUNE_OPTIONS}, "seed": seed})
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     net, arch = load_checkpoint(baseline_dir)
@@ -46,16 +59,26 @@ def run(dataset: str, model: str, baseline_dir: str | Path, windows_h5: str | Pa
 
     before = size_stats(net, n_chans, n_times)
     torch.manual_seed(seed)
-    result = prune_model(net, arch, method, ratio)
+    train_fit = partial(_train, windows.X[train], windows.y[train], windows.X[val], windows.y[val], cfg,
+                        options.get("sparsity_epochs", cfg.epochs), n_classes)
+    ctx = PruneContext(X=windows.X[train], y=windows.y[train], batches=options.get("criterion_batches", 4),
+                       batch_size=cfg.batch_size, schedule=options.get("schedule", "oneshot"),
+                       epochs=cfg.epochs if recovery != "none" else 0,
+                       include_head=options.get("include_head", False),
+                       bn_sparsity=options.get("bn_sparsity", 0.0), train=train_fit, seed=seed)
+    if ctx.schedule == "gradual" and METHODS[method][0] != "unstructured":
+        logger.info("prune.schedule gradual applies to unstructured methods; %s is %s", method,
+                    "soft (pruned after every epoch)" if METHODS[method][0] == "soft" else "one-shot")
+    result = prune_model(net, arch, method, ratio, ctx)
     after = size_stats(result.model, n_chans, n_times)
     logger.info("%s %s@%g: params %d -> %d, nonzero %d -> %d, MACs %d -> %d", model, method, ratio,
                 before["params"], after["params"], before["nonzero_params"], after["nonzero_params"],
                 before["macs"], after["macs"])
-    pruned, history = recover(result, windows.X[train], windows.y[train], windows.X[val], windows.y[val], cfg,
-                              n_classes, recovery, seed=seed)
-    pruned.cpu()
+    final, history = recover(result, windows.X[train], windows.y[train], windows.X[val], windows.y[val], cfg,
+                             n_classes, recovery, seed=seed)
+    pruned = final.model.cpu()
     scores = evaluate(pruned, windows.X[test], windows.y[test], n_classes)
-    weights = save_checkpoint(pruned, result.arch, out_dir)
+    weights = save_checkpoint(pruned, final.arch, out_dir)
     write_json(out_dir / "history.json", history)
     record = metrics_record(
         dataset=dataset, model=model, stage="prune", method=method, ratio=ratio, recovery=recovery,

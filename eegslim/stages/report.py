@@ -9,6 +9,7 @@ from pathlib import Path
 from eegslim.atomic import atomic_open
 from eegslim.report import figures, html, tables
 from eegslim.report.collect import aggregate, best_within_budget, load_dataset_facts, load_records
+from eegslim.report.sensitivity import load_sensitivity
 
 log = logging.getLogger(__name__)
 
@@ -21,16 +22,17 @@ def _budget(report_cfg: dict) -> float:
 
 
 def run(metrics_files: list[str], dataset_files: dict[str, dict[str, str]], out_html, tables_dir,
-        report_cfg: dict) -> None:
+        report_cfg: dict, sensitivity_files: list[str] = ()) -> None:
     """Write `tables_dir/results.csv`, `summary_{dataset}.csv`, `datasets.csv` and the page `out_html`.
 
     dataset_files: dataset key → {"summary": summary.json, "split": splits.json}, either may be missing.
     report_cfg: `accuracy_budget` (default 0.01) and optional `published` {dataset: [{model, metric, value,
-    source}]}.
+    source}]}. sensitivity_files: `sensitivity.csv` tables (rule `sensitivity`), drawn as heatmaps.
     """
     budget = _budget(report_cfg)
     published = report_cfg.get("published") or {}
     records = load_records(metrics_files)
+    sensitivity = load_sensitivity(sensitivity_files)
     agg = aggregate(records)
     best = best_within_budget(agg, budget)
     datasets = sorted(set(dataset_files) | set(records["dataset"]))
@@ -48,7 +50,8 @@ def run(metrics_files: list[str], dataset_files: dict[str, dict[str, str]], out_
         rows = tables.summary_table(agg, ds)
         tables.write_csv(rows, tables_dir / f"summary_{ds}.csv")
         mine = agg[agg["dataset"] == ds]
-        pictures = {"ratio": figures.ratio_figure(mine), "size": figures.size_figure(mine)}
+        pictures = {"ratio": figures.ratio_figure(mine), "size": figures.size_figure(mine),
+                    "sensitivity": figures.sensitivity_figure(sensitivity[sensitivity["dataset"] == ds])}
         sections.append((ds, html.dataset_section(index, ds_facts, rows, best[best["dataset"] == ds], pictures,
                                                   budget, published.get(ds, []))))
     with atomic_open(out_html, "w", encoding="utf-8") as fh:

@@ -1,11 +1,13 @@
 # Config validation, grid expansion and input functions shared by every rule.
 import json
 import re
+import sys
 from pathlib import Path
 
 from snakemake.utils import validate
 
 from eegslim.config import config_errors
+from eegslim.methods import applies, skipped_cells
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 if problems := config_errors(config, SCHEMA):
@@ -17,6 +19,10 @@ MODELS = list(config["models"])
 SEEDS = list(config["seeds"])
 PRUNE = config["prune"]
 VARIANTS = list(config["quantize"]["variants"])
+SENSITIVITY = config["sensitivity"]
+if SKIPPED := skipped_cells(PRUNE["methods"], MODELS):
+    print("note: prune grid cells skipped (the method does not apply to the model): "
+          + ", ".join(f"{method} x {model}" for method, model in SKIPPED), file=sys.stderr)
 ENV = "../../envs/eegslim.yaml"
 
 
@@ -70,7 +76,7 @@ def model_dirs():
         for model in MODELS:
             for seed in SEEDS:
                 dirs.append(f"results/{ds}/{model}/baseline/seed{seed}")
-                for method in PRUNE["methods"]:
+                for method in (m for m in PRUNE["methods"] if applies(m, model)):
                     for ratio in PRUNE["ratios"]:
                         for recovery in PRUNE["recoveries"]:
                             dirs.append(
@@ -86,6 +92,13 @@ def all_metrics():
         files.append(f"{d}/metrics.json")
         files.extend(f"{d}/onnx/{variant}/metrics.json" for variant in VARIANTS)
     return files
+
+
+def sensitivity_files():
+    """Every per-layer sensitivity table the report draws (none when sensitivity.ratios is empty)."""
+    if not SENSITIVITY["ratios"]:
+        return []
+    return [f"results/{ds}/{model}/sensitivity.csv" for ds in DATASETS for model in MODELS]
 
 
 def raw_input(wildcards):

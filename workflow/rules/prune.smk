@@ -1,6 +1,7 @@
 rule prune:
     input:
-        **model_files("results/{ds}/{model}/baseline/seed{seed}"),
+        weights="results/{ds}/{model}/baseline/seed{seed}/model.safetensors",
+        arch="results/{ds}/{model}/baseline/seed{seed}/arch.json",
         h5="results/{ds}/windows.h5",
         split="results/{ds}/splits.json",
     output:

@@ -3,6 +3,7 @@ rule report:
         metrics=all_metrics(),
         summaries=expand("results/{ds}/summary.json", ds=DATASETS),
         splits=expand("results/{ds}/splits.json", ds=DATASETS),
+        sensitivity=sensitivity_files(),
     output:
         html="results/report.html",
         results="results/tables/results.csv",
