@@ -6,7 +6,8 @@ Reads results/tables/{selection,variants,results}.csv written by the report rule
 takes the smallest and the fastest ONNX variant within the budget (report.accuracy_budget) and re-times it
 side by side with the baseline's fp32 export in this one process (interleaved repeats, 1 intra-op thread,
 batch 1 and 64), since the pipeline times them in different jobs. Prints Markdown tables for BENCHMARKS.md:
-reductions (baseline ÷ chosen) against the targets (transformer: params ≥ 4×, file ≥ 8×, batch-1 latency ≥ 2×),
+reductions (baseline ÷ chosen) against the targets (transformer: params ≥ 4×, file ≥ 8×, batch-1 latency
+≥ 2×),
 the best each ratio reaches within the budget, and whether int8 pays off for the unpruned EEGNet.
 """
 
@@ -81,7 +82,8 @@ def main() -> None:
                    b1 >= TARGETS["b1"]]
             verdict = " / ".join(("yes" if m else "no") for m in met) if model == "labram" else "—"
             print(f"| {ds} | {model} | {r['criterion']} | {r['configuration']} ({r['variant']}) | "
-                  f"{r['delta_balanced_accuracy']:+.3f} | {r['params_reduction']:.2f}× | {r['file_reduction']:.2f}× | "
+                  f"{r['delta_balanced_accuracy']:+.3f} | {r['params_reduction']:.2f}× | "
+                  f"{r['file_reduction']:.2f}× | "
                   f"{r['gzip_reduction']:.2f}× | {b1:.2f}× | {b64:.2f}× | {verdict} |")
 
     print("\nBest reduction each ratio reaches within the budget (any variant; pipeline timings, baseline fp32 ÷ "

@@ -57,7 +57,8 @@ class WindowReader(CalibrationDataReader):
     """Feeds calibration windows X (n, C, T) float32 to onnxruntime's calibrator in batches."""
 
     def __init__(self, input_name: str, X: np.ndarray, batch_size: int = 32):
-        self.input_name, self.X, self.batch_size, self.start = input_name, np.ascontiguousarray(X, np.float32), batch_size, 0
+        self.input_name, self.batch_size, self.start = input_name, batch_size, 0
+        self.X = np.ascontiguousarray(X, np.float32)
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         if self.start >= len(self.X):
@@ -81,7 +82,8 @@ def quantize_static_int8(fp32_path: str | Path, out_path: str | Path, calibratio
     out_path = Path(out_path)
     calibration = np.asarray(calibration, dtype=np.float32)
     if calibration.ndim != 3 or len(calibration) == 0:
-        raise ValueError(f"{fp32_path}: static quantization needs calibration windows (n, C, T), got {calibration.shape}")
+        raise ValueError(f"{fp32_path}: static quantization needs calibration windows (n, C, T), "
+                         f"got {calibration.shape}")
     with tempfile.TemporaryDirectory() as tmp_dir, atomic_path(out_path) as tmp:
         pre = Path(tmp_dir) / "pre.onnx"
         quant_pre_process(Path(fp32_path), pre)

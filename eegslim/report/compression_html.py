@@ -37,8 +37,8 @@ def selection_html(selection: pd.DataFrame, budget: float, flash_mbit: float) ->
              fmt_ratio(r["latency_b64_speedup"]), _yes(r["fits_flash"])] for _, r in selection.iterrows()]
     return (f"<p>Among the ONNX variants run through onnxruntime, the smallest file and the lowest batch-1 latency "
             f"whose mean balanced accuracy over seeds is at most {budget:g} below the baseline's. Reductions are "
-            "the baseline's fp32 ONNX export ÷ the chosen variant (2.00× = half); “fits” = the dense file fits in "
-            f"{flash_mbit:g} Mbit of flash.</p>"
+            "the baseline's fp32 ONNX export ÷ the chosen variant (2.00× = half); “fits” = the dense file fits "
+            f"in {flash_mbit:g} Mbit of flash.</p>"
             + _table(["model", "criterion", "configuration", "variant", "n", "baseline bal. acc.", "bal. acc.", "Δ",
                       "agreement fp32", "params", "file kB", "gzip kB", "b1 ms", "params ↓", "file ↓", "gzip ↓",
                       "b1 speed-up", "b64 speed-up", f"fits {flash_mbit:g} Mbit"], rows, text_cols=4))
