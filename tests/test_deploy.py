@@ -1,4 +1,4 @@
-"""Deployment: ONNX export, int8 dynamic quantization, onnxruntime predictions, latency and size."""
+"""Deployment: ONNX export, int8 dynamic and static quantization, fp16, onnxruntime predictions, latency and size."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import onnx
 import pytest
 import torch
 
-from eegslim.deploy import (OnnxModel, count_macs, cpu_flags, export_onnx, file_stats, latency_interleaved,
-                            latency_ms, predict_onnx, quantize_dynamic_int8, size_stats)
+from eegslim.deploy import (OnnxModel, classifier_nodes, convert_fp16, count_macs, cpu_flags, export_onnx, file_stats,
+                            latency_interleaved, latency_ms, predict_onnx, quantize_dynamic_int8, quantize_static_int8,
+                            size_stats)
 from eegslim.models import arch_for, build_model, count_params
 
 CH = ["FP1", "FP2", "C3", "C4", "O1", "O2"]
@@ -122,3 +123,120 @@ def test_quantize_stage_writes_variants(tmp_path):
             assert saved[key] > 0, key
         assert 0.0 <= saved["agreement_fp32"] <= 1.0 and saved["n_test"] == 12
     assert records["fp32"]["agreement_fp32"] == 1.0
+
+
+def qdq_facts(path):
+    """(op types, {node name: node}, names of tensors produced by DequantizeLinear, float initializer names)."""
+    graph = onnx.load(str(path)).graph
+    nodes = {n.name: n for n in graph.node}
+    dq_out = {o for n in graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+    floats = {i.name for i in graph.initializer if i.data_type == onnx.TensorProto.FLOAT}
+    return {n.op_type for n in graph.node}, nodes, dq_out, floats
+
+
+def test_static_qdq_is_per_channel_with_the_classifier_in_fp32(exported, tmp_path):
+    model, shape, fp32, _, X = exported
+    head = classifier_nodes(onnx.load(str(fp32)))
+    assert head == ["/classifier/Gemm" if hasattr(model, "classifier") else "/head/Gemm"]
+    static = quantize_static_int8(fp32, tmp_path / "int8_static" / "model.onnx", X[:150])
+    ops, nodes, dq_out, floats = qdq_facts(static)
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    gemm = nodes[head[0]]
+    assert gemm.op_type == "Gemm" and gemm.input[1] in floats and gemm.input[1] not in dq_out  # fp32 weights
+    others = [n for n in nodes.values() if n.op_type in ("Conv", "MatMul") and n.name not in head]
+    assert others and all(n.input[1] in dq_out for n in others if n.op_type == "Conv")  # int8 weights, dequantized
+    graph = onnx.load(str(static)).graph
+    weight_scales = {i.name: onnx.numpy_helper.to_array(i) for i in graph.initializer if i.name.endswith("_scale")}
+    assert any(v.size > 1 for v in weight_scales.values())  # per-channel scales
+    logits, ref = OnnxModel(static).logits(X[150:]), OnnxModel(fp32).logits(X[150:])
+    assert np.abs(logits - ref).max() < 0.15 * np.abs(ref).max()  # unclipped logits (§7.3: 31 % with the head in int8)
+
+
+def test_classifier_nodes_needs_a_linear_output(tmp_path):
+    x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 3])
+    y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 3])
+    graph = onnx.helper.make_graph([onnx.helper.make_node("Relu", ["x"], ["y"], name="r")], "relu_only", [x], [y])
+    with pytest.raises(ValueError, match="relu_only: no Gemm/MatMul/Conv node produces the output 'y'"):
+        classifier_nodes(onnx.helper.make_model(graph))
+    with pytest.raises(ValueError, match="calibration windows"):
+        quantize_static_int8(tmp_path / "any.onnx", tmp_path / "out.onnx", np.zeros((0, 2, 8), np.float32))
+
+
+def test_fp16_halves_the_file_and_agrees(exported, tmp_path):
+    _, _, fp32, _, X = exported
+    fp16 = convert_fp16(fp32, tmp_path / "fp16" / "model.onnx")
+    graph = onnx.load(str(fp16)).graph
+    assert graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT  # fp32 in and out
+    assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in graph.initializer)
+    assert file_stats(fp16)["file_bytes"] < 0.6 * file_stats(fp32)["file_bytes"]
+    assert np.mean(predict_onnx(fp16, X, 64) == predict_onnx(fp32, X, 64)) >= 0.95
+
+
+EEGMAT_CH = ["Fp1", "Fp2", "F3", "F4", "F7", "F8", "T3", "T4", "C3", "C4", "T5", "T6", "P3", "P4", "O1", "O2",
+             "Fz", "Cz", "Pz"]  # fmt: skip
+
+
+def eegmat_windows(shared_data, path, subjects=4, seconds=60, window_s=2):
+    """windows.h5 of real EEGMAT EEG (rest vs arithmetic), 19 ch × 1000 samples (500 Hz), 0.5–45 Hz, in 0.1 mV."""
+    from eegslim.io import read_raw
+    from eegslim.store import WindowWriter
+
+    n = 500 * window_s
+    with WindowWriter(path, EEGMAT_CH, 500.0, ["rest", "arithmetic"], "eegmat", {}) as writer:
+        for s in range(subjects):
+            for label in (0, 1):
+                raw = read_raw(shared_data / "eegmat" / f"Subject{s:02d}_{label + 1}.edf")
+                raw.pick(EEGMAT_CH).crop(0, seconds, include_tmax=False)
+                raw.filter(0.5, 45.0, verbose="error")
+                x = (raw.get_data() * 1e4).astype(np.float32)
+                X = x[:, : x.shape[1] // n * n].reshape(len(EEGMAT_CH), -1, n).transpose(1, 0, 2)
+                writer.append(X, np.full(len(X), label), subject=f"{s:02d}", session="1", recording=f"{s}_{label}")
+
+
+@pytest.mark.parametrize("kind", ["eegnet", "labram"])
+def test_quantize_stage_on_real_eegmat_windows(shared_data, tmp_path, kind):
+    """Every variant on real-shaped, real EEG: static QDQ calibrated on all training windows (fewer than 500
+    here), agreement_fp32 recomputed from the written models on the test split."""
+    from eegslim.atomic import write_json
+    from eegslim.metrics import metrics_record
+    from eegslim.models.checkpoint import save_checkpoint
+    from eegslim.splits import save_split, subject_split
+    from eegslim.stages import quantize as stage
+    from eegslim.store import load_windows
+
+    eegmat_windows(shared_data, tmp_path / "windows.h5")
+    windows = load_windows(tmp_path / "windows.h5")
+    split = subject_split(windows.subject, windows.y, 0.25, 0.25, seed=0)
+    save_split(split, tmp_path / "splits.json")
+    arch = arch_for(kind, {"size": "tiny", "init_scale": 1.0} if kind == "labram" else {}, 19, 1000, 2, 500,
+                    EEGMAT_CH)
+    torch.manual_seed(0)
+    save_checkpoint(build_model(arch), arch, tmp_path / "baseline")
+    write_json(tmp_path / "baseline" / "metrics.json",
+               metrics_record(dataset="eegmat", model=kind, stage="baseline", seed=0))
+    variants = ["fp32", "int8_dynamic", "int8_static", "fp16"]
+    records = stage.run(tmp_path / "baseline", tmp_path / "windows.h5", tmp_path / "splits.json", tmp_path / "onnx",
+                        variants, {"latency_repeats": 3, "warmup": 1, "latency_b64": False})
+    test = np.sort(split["test"])
+    X = windows.X[test]
+    reference = predict_onnx(tmp_path / "onnx" / "fp32" / "model.onnx", X)
+    assert records["int8_static"]["calibration_windows"] == len(split["train"]) < 500
+    for variant in variants:
+        mine = predict_onnx(tmp_path / "onnx" / variant / "model.onnx", X)
+        assert records[variant]["agreement_fp32"] == pytest.approx(np.mean(mine == reference))
+        assert records[variant]["n_test"] == len(test) and records[variant]["latency_iqr_ms_b1"] >= 0
+    assert records["int8_static"]["agreement_fp32"] >= 0.8 and records["fp16"]["agreement_fp32"] >= 0.95
+    sizes = {v: records[v]["file_bytes"] for v in variants}
+    assert sizes["fp16"] < sizes["fp32"] and sizes["int8_dynamic"] < sizes["fp32"]
+
+
+def test_calibration_rows_take_500_training_windows_or_all():
+    from eegslim.stages.quantize import calibration_rows
+
+    train = np.arange(10, 2010)
+    rows = calibration_rows(train, 500)
+    assert len(rows) == 500 == len(set(rows)) and set(rows) <= set(train) and np.all(np.diff(rows) > 0)
+    assert np.array_equal(calibration_rows(train, 500), rows)  # fixed draw
+    assert np.array_equal(calibration_rows([7, 3, 5], 500), [3, 5, 7])
+    with pytest.raises(ValueError, match="no training windows"):
+        calibration_rows([], 500)

@@ -42,8 +42,11 @@ def test_report_shows_both_demo_datasets(demo):
         assert (demo / f"results/tables/summary_{ds}.csv").stat().st_size > 0
     assert html.count("data:image/png;base64,") >= 4
     assert "http://" not in html and "https://" not in html.replace("https://json-schema", "")
-    for word in ("balanced", "int8", "l1_filter", "magnitude_global", "block-confounded", "sensitivity"):
+    for word in ("balanced", "int8", "l1_filter", "magnitude_global", "block-confounded", "sensitivity",
+                 "Smallest and fastest within the accuracy budget", "Pareto fronts"):
         assert word in html
+    selection = (demo / "results/tables/selection.csv").read_text().splitlines()
+    assert len(selection) == 1 + 2 * 4 * 2  # header + smallest and fastest per dataset and model
 
 
 def test_every_metrics_json_is_complete_and_in_range(demo):
@@ -62,6 +65,10 @@ def test_every_metrics_json_is_complete_and_in_range(demo):
         assert rec["n_test"] > 0
         if rec["stage"] == "quantize":
             assert rec["latency_ms_b1"] > 0 and math.isfinite(rec["latency_ms_b1"])
+            assert 0.0 <= rec["agreement_fp32"] <= 1.0
+        if rec["variant"] == "int8_static":
+            n_train = len(json.loads((demo / f"results/{rec['dataset']}/splits.json").read_text())["train"])
+            assert rec["calibration_windows"] == min(500, n_train)
 
 
 def test_eegnet_is_clearly_above_chance(demo):

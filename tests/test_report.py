@@ -119,10 +119,10 @@ def test_html_has_both_sections_embedded_images_and_no_external_links(built):
     for ds in ("sleep_edf", "bids_rest"):
         assert re.search(rf'<section id="ds\d-{ds.replace("_", "-")}"><h2>{ds}</h2>', page)
         assert f'href="#ds' in page
-    assert page.count("data:image/png;base64,") == 4  # two figures per dataset
+    assert page.count("data:image/png;base64,") == 6  # ratio, size and Pareto figures per dataset
     assert not re.search(r"(src|href)=\"https?://", page) and "<script" not in page
     assert "published result on the real data, not comparable to the demo" in page.lower()
-    assert "unstructured" in page.lower() and "gzip" in page and "onnxruntime dynamic quantization" in page
+    assert "unstructured" in page.lower() and "gzip" in page and "<b>int8 static</b> (QDQ" in page
 
 
 def test_dataset_summary_leakage_and_missing_summary(built):
@@ -183,27 +183,6 @@ def test_html_table_formats_numbers(built):
     assert '<span class="neg">-0.050</span>' in page or '<span class="neg">-0.052</span>' in page
 
 
-def test_budget_picks_smallest_file_within_accuracy_budget(built):
-    part = section(built["html"], "sleep_edf").split("Smallest model within the accuracy budget")[1]
-    rows = re.findall(r"<tr><td class=t>(\w+)</td><td class=t>([^<]+)</td><td class=t>([^<]+)</td>(.*?)</tr>", part)
-    chosen = {model: (config, variant, rest) for model, config, variant, rest in rows}
-    # l1_structured 0.5 int8 is the smallest file within 0.01; 0.7 is smaller but loses 0.052
-    assert chosen["eegnet"][:2] == ("l1_structured 0.5 finetune", "int8_dynamic")
-    file_ratio = (1500 + 1000) / (3000 * 4 + 1000)
-    assert f"{file_ratio:.2f}×" in chosen["eegnet"][2] and "0.50×" in chosen["eegnet"][2]
-    assert "0.25×" in chosen["eegnet"][2]  # latency: int8 at half the params vs the baseline's fp32 export
-    assert chosen["labram"][:2] == ("l1_structured 0.5 finetune", "int8_dynamic")
-
-
-def test_budget_zero_breaks_file_size_ties_by_gzip_size(tmp_path):
-    files = write_grid(tmp_path, "d")
-    report.run(files, {}, tmp_path / "r.html", tmp_path / "t", {"accuracy_budget": 0.0})
-    part = (tmp_path / "r.html").read_text().split("Smallest model within the accuracy budget")[1]
-    # only the baseline and magnitude_global 0.3 (no loss) qualify; same dense file, but the sparse one gzips smaller
-    assert "<td class=t>eegnet</td><td class=t>magnitude_global 0.3 finetune</td><td class=t>torch</td>" in part
-    assert "1.00×" in part
-
-
 def test_escaping_baselines_only_and_missing_files(tmp_path):
     name = "x<script>alert(1)"
     files = write_grid(tmp_path, name, pruned=False)
@@ -213,7 +192,7 @@ def test_escaping_baselines_only_and_missing_files(tmp_path):
     page = (tmp_path / "r.html").read_text()
     assert "<script" not in page and "x&lt;script&gt;alert(1)" in page
     assert "&lt;b&gt;bad&lt;/b&gt; &amp; broken" in page
-    assert "No pruned models for this dataset." in page and page.count("data:image/png;base64,") == 1
+    assert "No pruned models for this dataset." in page and page.count("data:image/png;base64,") == 2  # size, Pareto
     assert "No metrics for this dataset." in page and "no split file given" in page
     assert (tmp_path / "t" / "summary_empty.csv").read_text().startswith("model,stage,method")
 
@@ -225,7 +204,8 @@ def test_outputs_atomic_and_deterministic(built, tmp_path):
     for path in [tmp_path, tmp_path / "t", built["tables"], built["root"]]:
         assert not [p.name for p in path.iterdir() if p.name.startswith(".") or ".tmp-" in p.name]
     assert sorted(p.name for p in built["tables"].iterdir()) == [
-        "datasets.csv", "results.csv", "summary_bids_rest.csv", "summary_sleep_edf.csv"]
+        "datasets.csv", "finetune_vs_scratch.csv", "results.csv", "selection.csv", "summary_bids_rest.csv",
+        "summary_sleep_edf.csv", "variants.csv"]
 
 
 @pytest.mark.parametrize("content, problem", [

@@ -140,38 +140,6 @@ def baseline_rows(agg: pd.DataFrame, variant: str = "torch") -> pd.DataFrame:
     return agg[agg["method"].isna() & (agg["variant"] == variant)]
 
 
-def best_within_budget(agg: pd.DataFrame, budget: float) -> pd.DataFrame:
-    """Per (dataset, model): the configuration with the smallest file whose mean balanced accuracy is at most
-    `budget` below the torch baseline's (ties: smaller gzip size, then higher balanced accuracy), with its
-    size and speed as ratios of the baseline's: `params_ratio`, `file_ratio`, `gzip_ratio`, `latency_ratio`.
-
-    The latency reference is the baseline checkpoint's latency, or its fp32 ONNX export's when the checkpoint
-    has none. Models without a torch baseline are left out.
-    """
-    rows = []
-    for (dataset, model), group in agg.groupby(["dataset", "model"], sort=True):
-        base = baseline_rows(group)
-        if base.empty:
-            continue
-        base = base.iloc[0]
-        ok = group[group["delta_balanced_accuracy"] >= -budget - 1e-12]  # holds for the baseline itself
-        ok = ok.assign(_f=ok["file_bytes_mean"].fillna(np.inf), _g=ok["gzip_bytes_mean"].fillna(np.inf))
-        best = ok.sort_values(["_f", "_g", "balanced_accuracy_mean"], ascending=[True, True, False], kind="stable")
-        best = best.iloc[0].drop(["_f", "_g"]).copy()
-        ref_latency = base["latency_ms_b1_mean"]
-        if pd.isna(ref_latency):
-            fp32 = baseline_rows(group, "fp32")
-            ref_latency = fp32["latency_ms_b1_mean"].iloc[0] if not fp32.empty else np.nan
-        best["params_ratio"] = best["params_mean"] / base["params_mean"]
-        best["file_ratio"] = best["file_bytes_mean"] / base["file_bytes_mean"]
-        best["gzip_ratio"] = best["gzip_bytes_mean"] / base["gzip_bytes_mean"]
-        best["latency_ratio"] = best["latency_ms_b1_mean"] / ref_latency
-        best["baseline_balanced_accuracy"] = base["balanced_accuracy_mean"]
-        rows.append(best)
-    extra = ["params_ratio", "file_ratio", "gzip_ratio", "latency_ratio", "baseline_balanced_accuracy"]
-    return pd.DataFrame(rows, columns=list(agg.columns) + extra).reset_index(drop=True)
-
-
 @dataclass
 class DatasetFacts:
     """What the report says about one dataset's data; None where its file is missing."""

@@ -1,4 +1,4 @@
-"""Rule `quantize`: export a checkpoint to ONNX, make its int8 variants, test and time each with onnxruntime.
+"""Rule `quantize`: export a checkpoint to ONNX, make its int8 and fp16 variants, test and time each with onnxruntime.
 
 Writes `out_root/{variant}/model.onnx` and `out_root/{variant}/metrics.json` for each requested variant.
 """
@@ -13,7 +13,8 @@ import numpy as np
 import onnxruntime
 
 from eegslim.atomic import read_json, write_json
-from eegslim.deploy import QUANTIZERS, cpu_flags, export_onnx, file_stats, latency_interleaved, predict_onnx, size_stats
+from eegslim.deploy import (CALIBRATED, MIN_CALIBRATION, QUANTIZERS, cpu_flags, export_onnx, file_stats,
+                            latency_interleaved, predict_onnx, size_stats)
 from eegslim.metrics import classification_metrics, metrics_record
 from eegslim.models.checkpoint import load_checkpoint
 from eegslim.splits import load_split, split_fields
@@ -25,12 +26,23 @@ VARIANTS = ("fp32", *QUANTIZERS)
 IDENTITY = ("dataset", "model", "method", "ratio", "recovery", "seed")
 
 
+def calibration_rows(train: list[int], n: int, seed: int = 0) -> np.ndarray:
+    """Sorted row indices of `n` training windows drawn without replacement (all of them when there are fewer)."""
+    train = np.asarray(train, dtype=np.int64)
+    if len(train) == 0:
+        raise ValueError("quantize: the split has no training windows to calibrate int8_static on")
+    if len(train) > n:
+        train = np.random.default_rng(seed).choice(train, n, replace=False)
+    return np.sort(train)
+
+
 def run(model_dir: str | Path, windows_h5: str | Path, split_json: str | Path, out_root: str | Path,
         variants: list[str], quantize_cfg: dict) -> dict[str, dict]:
     """ONNX variants of `model_dir`'s model; returns {variant: metrics record}.
 
     quantize_cfg: threads (1; intra-op threads for latency), eval_threads (= threads; for the test-set
-    predictions), batch_size (256), latency_repeats (30), warmup (5), latency_b64 (True).
+    predictions), batch_size (256), latency_repeats (30), warmup (5), latency_b64 (True), calibration_windows
+    (500; training windows for int8_static, all of them when there are fewer).
     Latency repeats are interleaved across the variants. `agreement_fp32` is the share of test predictions
     equal to the fp32 ONNX model's; `source_stage` is the stage of `model_dir` (baseline | prune).
     """
@@ -46,18 +58,23 @@ def run(model_dir: str | Path, windows_h5: str | Path, split_json: str | Path, o
 
     source = read_json(model_dir / "metrics.json")
     net, _ = load_checkpoint(model_dir)
-    windows = load_windows(windows_h5)
     split = load_split(split_json)
-    test = np.asarray(split["test"])
-    X, y = windows.X[test], windows.y[test]
+    windows = load_windows(windows_h5, np.sort(np.asarray(split["test"], dtype=np.int64)))
+    X, y = windows.X, windows.y
     n_classes = len(windows.class_names)
-    _, n_chans, n_times = windows.X.shape
+    _, n_chans, n_times = X.shape
     torch_stats = size_stats(net, n_chans, n_times)
+    calibration = None
+    if CALIBRATED & set(variants):
+        rows = calibration_rows(split["train"], int(quantize_cfg.get("calibration_windows", MIN_CALIBRATION)))
+        calibration = load_windows(windows_h5, rows).X
 
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = export_onnx(net, n_chans, n_times,
                            out_root / "fp32" / "model.onnx" if "fp32" in variants else Path(tmp) / "fp32.onnx")
-        paths = {v: fp32 if v == "fp32" else QUANTIZERS[v](fp32, out_root / v / "model.onnx") for v in variants}
+        paths = {v: fp32 if v == "fp32" else QUANTIZERS[v](fp32, out_root / v / "model.onnx",
+                                                           **({"calibration": calibration} if v in CALIBRATED else {}))
+                 for v in variants}
         reference = predict_onnx(fp32, X, batch_size, eval_threads)
     preds = {v: reference if v == "fp32" else predict_onnx(p, X, batch_size, eval_threads) for v, p in paths.items()}
     b1 = latency_interleaved(paths, 1, n_chans, n_times, **timing)
@@ -71,7 +88,8 @@ def run(model_dir: str | Path, windows_h5: str | Path, split_json: str | Path, o
             latency_ms_b1=b1[v]["median"], latency_iqr_ms_b1=b1[v]["iqr"],
             latency_ms_b64=b64[v]["median"] if b64 else None, latency_iqr_ms_b64=b64[v]["iqr"] if b64 else None,
             agreement_fp32=float(np.mean(preds[v] == reference)), threads=threads, cpu_flags=flags,
-            onnxruntime=onnxruntime.__version__, **split_fields(split))
+            onnxruntime=onnxruntime.__version__, **split_fields(split),
+            calibration_windows=len(calibration) if v in CALIBRATED else None)
         write_json(out_root / v / "metrics.json", record)
         records[v] = record
         logger.info("%s %s: bacc %.4f, agreement %.4f, %d bytes (gzip %d), b1 %.3f ms", model_dir, v,

@@ -7,8 +7,8 @@ import math
 from pathlib import Path
 
 from eegslim.atomic import atomic_open
-from eegslim.report import figures, html, tables
-from eegslim.report.collect import aggregate, best_within_budget, load_dataset_facts, load_records
+from eegslim.report import compression_figures, compression_html, figures, html, select, tables
+from eegslim.report.collect import aggregate, baseline_rows, load_dataset_facts, load_records
 from eegslim.report.sensitivity import load_sensitivity
 
 log = logging.getLogger(__name__)
@@ -21,20 +21,32 @@ def _budget(report_cfg: dict) -> float:
     return float(budget)
 
 
+def _flash_mbit(report_cfg: dict) -> float:
+    mbit = report_cfg.get("flash_mbit", 128)
+    if isinstance(mbit, bool) or not isinstance(mbit, (int, float)) or not mbit > 0 or math.isinf(mbit):
+        raise ValueError(f"report.flash_mbit: expected a positive number of megabits, got {mbit!r}")
+    return float(mbit)
+
+
 def run(metrics_files: list[str], dataset_files: dict[str, dict[str, str]], out_html, tables_dir,
         report_cfg: dict, sensitivity_files: list[str] = ()) -> None:
-    """Write `tables_dir/results.csv`, `summary_{dataset}.csv`, `datasets.csv` and the page `out_html`.
+    """Write `tables_dir/results.csv`, `summary_{dataset}.csv`, `datasets.csv`, `variants.csv`, `selection.csv`,
+    `finetune_vs_scratch.csv` and the page `out_html`.
 
     dataset_files: dataset key → {"summary": summary.json, "split": splits.json}, either may be missing.
-    report_cfg: `accuracy_budget` (default 0.01) and optional `published` {dataset: [{model, metric, value,
-    source}]}. sensitivity_files: `sensitivity.csv` tables (rule `sensitivity`), drawn as heatmaps.
+    report_cfg: `accuracy_budget` (default 0.01), `flash_mbit` (default 128) and optional `published`
+    {dataset: [{model, metric, value, source}]}. sensitivity_files: `sensitivity.csv` tables (rule
+    `sensitivity`), drawn as heatmaps.
     """
-    budget = _budget(report_cfg)
+    budget, flash_mbit = _budget(report_cfg), _flash_mbit(report_cfg)
     published = report_cfg.get("published") or {}
     records = load_records(metrics_files)
     sensitivity = load_sensitivity(sensitivity_files)
     agg = aggregate(records)
-    best = best_within_budget(agg, budget)
+    variants = select.deployable(records, agg, budget, flash_mbit)
+    selection = select.select(variants, agg)
+    fvs = select.finetune_vs_scratch(agg)
+    evidence = select.sparsity_evidence(variants)
     datasets = sorted(set(dataset_files) | set(records["dataset"]))
     for ds in datasets:
         if "/" in ds or "\\" in ds or ds.startswith("."):
@@ -45,15 +57,28 @@ def run(metrics_files: list[str], dataset_files: dict[str, dict[str, str]], out_
     tables_dir = Path(tables_dir)
     tables.write_csv(tables.results_table(records), tables_dir / "results.csv")
     tables.write_csv(tables.datasets_table(facts, agg), tables_dir / "datasets.csv")
+    tables.write_csv(variants, tables_dir / "variants.csv")
+    tables.write_csv(selection, tables_dir / "selection.csv")
+    tables.write_csv(fvs, tables_dir / "finetune_vs_scratch.csv")
     sections = []
     for index, (ds, ds_facts) in enumerate(zip(datasets, facts)):
         rows = tables.summary_table(agg, ds)
         tables.write_csv(rows, tables_dir / f"summary_{ds}.csv")
         mine = agg[agg["dataset"] == ds]
-        pictures = {"ratio": figures.ratio_figure(mine), "size": figures.size_figure(mine),
+        pictures = {"ratio": figures.ratio_figure(mine, budget), "size": figures.size_figure(mine),
                     "sensitivity": figures.sensitivity_figure(sensitivity[sensitivity["dataset"] == ds])}
-        sections.append((ds, html.dataset_section(index, ds_facts, rows, best[best["dataset"] == ds], pictures,
-                                                  budget, published.get(ds, []))))
+        part = _compression(ds, mine, variants[variants["dataset"] == ds], selection[selection["dataset"] == ds],
+                            evidence[evidence["dataset"] == ds], fvs[fvs["dataset"] == ds], budget, flash_mbit)
+        sections.append((ds, html.dataset_section(index, ds_facts, rows, part, pictures, budget,
+                                                  published.get(ds, []))))
     with atomic_open(out_html, "w", encoding="utf-8") as fh:
         fh.write(html.render_page(sections, budget, len(records)))
     log.info("wrote %s and %s", out_html, tables_dir)
+
+
+def _compression(ds, agg, variants, selection, evidence, fvs, budget: float, flash_mbit: float) -> str:
+    """One dataset's compression part of the page: selection, Pareto plots, sparsity, fine-tune vs scratch."""
+    base = baseline_rows(agg).set_index("model")["balanced_accuracy_mean"].to_dict()
+    pictures = {"pareto": compression_figures.pareto_figure(variants, base, budget),
+                "finetune_scratch": compression_figures.finetune_scratch_figure(fvs)}
+    return compression_html.compression_section(ds, selection, variants, evidence, fvs, pictures, budget, flash_mbit)

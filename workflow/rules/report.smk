@@ -9,6 +9,9 @@ rule report:
         results="results/tables/results.csv",
         datasets="results/tables/datasets.csv",
         summaries=expand("results/tables/summary_{ds}.csv", ds=DATASETS),
+        variants="results/tables/variants.csv",
+        selection="results/tables/selection.csv",
+        finetune_vs_scratch="results/tables/finetune_vs_scratch.csv",
     params:
         datasets=DATASETS,
         settings=flat(config["report"]),

@@ -1,0 +1,102 @@
+"""HTML of the compression trade-off of one dataset: selection, Pareto fronts, sparsity, fine-tune vs scratch."""
+
+from __future__ import annotations
+
+from html import escape
+
+import pandas as pd
+
+from eegslim.report.html import _figure, _missing, _table, fmt_int, fmt_kb, fmt_num, fmt_ratio
+
+SPARSITY_NOTE = ("Unstructured sparsity only zeroes weights: ONNX stores them dense and onnxruntime runs them "
+                 "dense, so the file and the latency stay those of the unpruned model and only the compressed "
+                 "(gzip) size shrinks. Only structured pruning and quantization make the dense file smaller.")
+
+
+def fmt_ms(mean, iqr) -> str:
+    """'median ms (IQR x)', or '—'."""
+    if _missing(mean):
+        return "—"
+    return f"{mean:.3f}" if _missing(iqr) else f"{mean:.3f} (IQR {iqr:.3f})"
+
+
+def _yes(value) -> str:
+    return '<span class="ok">yes</span>' if bool(value) else '<span class="bad">no</span>'
+
+
+def selection_html(selection: pd.DataFrame, budget: float, flash_mbit: float) -> str:
+    """Per model, the smallest and the fastest ONNX variant within the budget, as reductions of the baseline."""
+    if selection.empty:
+        return '<p class="note">No baseline with an fp32 ONNX export, so nothing to select against.</p>'
+    rows = [[escape(r["model"]), escape(r["criterion"]), escape(r["configuration"]), escape(r["variant"]),
+             str(int(r["n_seeds"])), fmt_num(r["baseline_balanced_accuracy"]), fmt_num(r["balanced_accuracy_mean"]),
+             f"{r['delta_balanced_accuracy']:+.3f}", fmt_num(r["agreement_fp32_mean"]), fmt_int(r["params_mean"]),
+             fmt_kb(r["file_bytes_mean"]), fmt_kb(r["gzip_bytes_mean"]),
+             fmt_ms(r["latency_ms_b1_mean"], r["latency_iqr_ms_b1_mean"]), fmt_ratio(r["params_reduction"]),
+             fmt_ratio(r["file_reduction"]), fmt_ratio(r["gzip_reduction"]), fmt_ratio(r["latency_b1_speedup"]),
+             fmt_ratio(r["latency_b64_speedup"]), _yes(r["fits_flash"])] for _, r in selection.iterrows()]
+    return (f"<p>Among the ONNX variants run through onnxruntime, the smallest file and the lowest batch-1 latency "
+            f"whose mean balanced accuracy over seeds is at most {budget:g} below the baseline's. Reductions are "
+            "the baseline's fp32 ONNX export ÷ the chosen variant (2.00× = half); “fits” = the dense file fits "
+            f"in {flash_mbit:g} Mbit of flash.</p>"
+            + _table(["model", "criterion", "configuration", "variant", "n", "baseline bal. acc.", "bal. acc.", "Δ",
+                      "agreement fp32", "params", "file kB", "gzip kB", "b1 ms", "params ↓", "file ↓", "gzip ↓",
+                      "b1 speed-up", "b64 speed-up", f"fits {flash_mbit:g} Mbit"], rows, text_cols=4))
+
+
+def variants_html(variants: pd.DataFrame, flash_mbit: float) -> str:
+    """Every ONNX variant with its size, speed, budget, flash and Pareto flags, folded away."""
+    rows = [[escape(r["model"]), escape(r["configuration"]), escape(r["variant"]), str(int(r["n_seeds"])),
+             fmt_num(r["balanced_accuracy_mean"]), fmt_num(r["agreement_fp32_mean"]), fmt_int(r["params_mean"]),
+             fmt_int(r["nonzero_params_mean"]), fmt_int(r["macs_mean"]), fmt_kb(r["file_bytes_mean"]),
+             fmt_kb(r["gzip_bytes_mean"]), fmt_ms(r["latency_ms_b1_mean"], r["latency_iqr_ms_b1_mean"]),
+             fmt_ms(r["latency_ms_b64_mean"], r["latency_iqr_ms_b64_mean"]),
+             "yes" if r["within_budget"] else "no", "yes" if r["fits_flash"] else "no",
+             ("size " if r["pareto_size"] else "") + ("latency" if r["pareto_latency"] else "")]
+            for _, r in variants.iterrows()]
+    table = _table(["model", "configuration", "variant", "n", "bal. acc.", "agreement fp32", "params",
+                    "nonzero params", "MACs", "file kB", "gzip kB", "b1 ms", "b64 ms", "within budget",
+                    f"fits {flash_mbit:g} Mbit", "Pareto"], rows, text_cols=3)
+    return f"<details><summary>All ONNX variants ({len(rows)})</summary>{table}</details>"
+
+
+def sparsity_html(evidence: pd.DataFrame) -> str:
+    """The plain statement on unstructured sparsity, with the measured file and gzip fractions."""
+    parts = [f"<p><b>{escape(SPARSITY_NOTE)}</b></p>"]
+    if not evidence.empty:
+        rows = [[escape(r["model"]), escape(r["configuration"]), f"{r['zero_fraction']:.0%}",
+                 f"{r['file_fraction']:.2f}", f"{r['gzip_fraction']:.2f}"] for _, r in evidence.iterrows()]
+        parts.append("<p>Measured (fp32 ONNX, fraction of the baseline's):</p>"
+                     + _table(["model", "configuration", "zero weights", "file size", "gzip size"], rows, text_cols=2))
+    return "".join(parts)
+
+
+def finetune_scratch_html(fvs: pd.DataFrame, figure: str | None) -> str:
+    """Fine-tune vs scratch table (mean ± std over seeds) and figure; a note when no ratio has both."""
+    if fvs.empty:
+        return '<p class="note">No pruning ratio was recovered both by fine-tuning and from scratch.</p>'
+
+    def ms(mean, std, n):
+        return f"{mean:.3f}" + ("" if _missing(std) else f" ± {std:.3f}") + f" (n={int(n)})"
+
+    rows = [[escape(r["model"]), escape(r["method"]), f"{r['ratio']:g}",
+             ms(r["finetune_mean"], r["finetune_std"], r["finetune_n"]),
+             ms(r["scratch_mean"], r["scratch_std"], r["scratch_n"]), f"{r['finetune_minus_scratch']:+.3f}"]
+            for _, r in fvs.iterrows()]
+    return (_table(["model", "method", "ratio", "fine-tune bal. acc.", "scratch bal. acc.", "fine-tune − scratch"],
+                   rows, text_cols=2)
+            + _figure(figure, "fine-tune minus scratch balanced accuracy vs pruning ratio", ""))
+
+
+def compression_section(dataset: str, selection: pd.DataFrame, variants: pd.DataFrame, evidence: pd.DataFrame,
+                        fvs: pd.DataFrame, figures: dict[str, str | None], budget: float, flash_mbit: float) -> str:
+    """The dataset section's compression part: selection, Pareto plots, sparsity note, fine-tune vs scratch."""
+    return "".join([
+        "<h3>Smallest and fastest within the accuracy budget</h3>", selection_html(selection, budget, flash_mbit),
+        variants_html(variants, flash_mbit) if len(variants) else "",
+        "<h3>Pareto fronts: accuracy vs size and vs latency</h3>",
+        _figure(figures.get("pareto"), f"{dataset}: Pareto fronts of balanced accuracy vs size and latency",
+                "No ONNX variants for this dataset."),
+        "<h3>What unstructured sparsity buys</h3>", sparsity_html(evidence),
+        "<h3>Fine-tune vs scratch</h3>", finetune_scratch_html(fvs, figures.get("finetune_scratch")),
+    ])

@@ -1,0 +1,155 @@
+"""Choosing what to deploy: Pareto fronts, the smallest and the fastest variant within an accuracy budget,
+flash fit, and fine-tune vs scratch.
+
+Candidates are the ONNX variants (stage `quantize`): the artefacts that onnxruntime ran, timed and scored.
+Accuracy is compared with the mean over seeds of the model's torch baseline (`delta_balanced_accuracy` of
+`collect.aggregate`); sizes and latencies with the baseline's fp32 ONNX export.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from eegslim.report.collect import CONFIG_KEYS, baseline_rows, config_label
+
+# Per-record keys of the quantize stage averaged over seeds beside collect.AGG_KEYS.
+DEPLOY_KEYS = ("latency_iqr_ms_b1", "latency_iqr_ms_b64", "agreement_fp32")
+MBIT = 2**20  # bits in one Mbit of flash (memory parts are sized in binary megabits)
+TOL = 1e-12
+VARIANT_COLUMNS = (
+    "dataset", "model", "configuration", "method", "ratio", "recovery", "variant", "n_seeds",
+    "balanced_accuracy_mean", "balanced_accuracy_std", "delta_balanced_accuracy", "agreement_fp32_mean",
+    "params_mean", "nonzero_params_mean", "macs_mean", "file_bytes_mean", "gzip_bytes_mean",
+    "latency_ms_b1_mean", "latency_iqr_ms_b1_mean", "latency_ms_b64_mean", "latency_iqr_ms_b64_mean",
+    "within_budget", "fits_flash", "pareto_size", "pareto_latency",
+)
+SELECTION_COLUMNS = (
+    "dataset", "model", "criterion", "configuration", "method", "ratio", "recovery", "variant", "n_seeds",
+    "baseline_balanced_accuracy", "balanced_accuracy_mean", "balanced_accuracy_std", "delta_balanced_accuracy",
+    "agreement_fp32_mean", "params_mean", "nonzero_params_mean", "macs_mean", "file_bytes_mean", "gzip_bytes_mean",
+    "latency_ms_b1_mean", "latency_iqr_ms_b1_mean", "latency_ms_b64_mean", "params_reduction", "file_reduction",
+    "gzip_reduction", "latency_b1_speedup", "latency_b64_speedup", "fits_flash",
+)
+FVS_COLUMNS = (
+    "dataset", "model", "method", "ratio", "finetune_mean", "finetune_std", "finetune_n", "scratch_mean",
+    "scratch_std", "scratch_n", "finetune_minus_scratch",
+)
+
+
+def _key(frame: pd.DataFrame) -> pd.Series:
+    """The configuration of each row as a hashable tuple, missing values as None."""
+    return pd.Series([tuple(None if pd.isna(v) else v for v in row) for row in frame[list(CONFIG_KEYS)].itertuples(
+        index=False)], index=frame.index)
+
+
+def pareto_front(cost: pd.Series, score: pd.Series) -> pd.Series:
+    """True where no other row has lower-or-equal cost and higher-or-equal score with one of them strict.
+
+    Rows with a missing cost or score are never on the front; identical rows are all on it.
+    """
+    c, s = cost.to_numpy(float), score.to_numpy(float)
+    valid = ~(np.isnan(c) | np.isnan(s))
+    front = np.zeros(len(c), bool)
+    for i in np.flatnonzero(valid):
+        dominated = valid & (c <= c[i]) & (s >= s[i]) & ((c < c[i]) | (s > s[i]))
+        front[i] = not dominated.any()
+    return pd.Series(front, index=cost.index)
+
+
+def deployable(records: pd.DataFrame, agg: pd.DataFrame, budget: float, flash_mbit: float) -> pd.DataFrame:
+    """One row per ONNX configuration (VARIANT_COLUMNS): seed means of size, speed, accuracy and agreement,
+    `within_budget` (mean balanced accuracy at most `budget` below the torch baseline's), `fits_flash`
+    (file_bytes × 8 ≤ flash_mbit × 2^20) and Pareto membership per (dataset, model) for accuracy vs file
+    size (`pareto_size`) and vs batch-1 latency (`pareto_latency`)."""
+    rows = agg[agg["stage"] == "quantize"].copy()
+    quantized = records[records["stage"] == "quantize"]
+    keys = _key(quantized)
+    for col in DEPLOY_KEYS:
+        values = quantized[col].astype(float) if col in quantized else pd.Series(np.nan, index=quantized.index)
+        means = values.groupby(keys).mean()
+        rows[f"{col}_mean"] = _key(rows).map(means).astype(float)
+    rows["configuration"] = [config_label(r) for _, r in rows.iterrows()]
+    rows["within_budget"] = rows["delta_balanced_accuracy"] >= -budget - TOL
+    rows["fits_flash"] = rows["file_bytes_mean"] * 8 <= flash_mbit * MBIT
+    rows["pareto_size"] = rows["pareto_latency"] = False
+    for _, group in rows.groupby(["dataset", "model"]):
+        rows.loc[group.index, "pareto_size"] = pareto_front(group["file_bytes_mean"], group["balanced_accuracy_mean"])
+        rows.loc[group.index, "pareto_latency"] = pareto_front(group["latency_ms_b1_mean"],
+                                                               group["balanced_accuracy_mean"])
+    return rows[list(VARIANT_COLUMNS)].reset_index(drop=True)
+
+
+def _pick(candidates: pd.DataFrame, order: list[str]) -> pd.Series | None:
+    """The first row after sorting by `order` (ascending; balanced accuracy descending last), rows with a
+    missing first key left out."""
+    ok = candidates[candidates[order[0]].notna()]
+    if ok.empty:
+        return None
+    ranked = ok.assign(_neg_ba=-ok["balanced_accuracy_mean"]).sort_values(order + ["_neg_ba"], kind="stable")
+    return ranked.iloc[0].drop("_neg_ba")
+
+
+def select(variants: pd.DataFrame, agg: pd.DataFrame) -> pd.DataFrame:
+    """Per (dataset, model), SELECTION_COLUMNS rows: the `smallest` (file bytes, then gzip bytes) and the
+    `fastest` (batch-1 latency, then file bytes) ONNX variant within the budget, ties to the higher balanced
+    accuracy. Reductions are baseline fp32 ÷ chosen (2.0 = half the size or latency; > 1 is better)."""
+    out = []
+    for (dataset, model), group in variants.groupby(["dataset", "model"], sort=True):
+        base = baseline_rows(agg[(agg["dataset"] == dataset) & (agg["model"] == model)])
+        ref = group[group["method"].isna() & (group["variant"] == "fp32")]
+        if base.empty or ref.empty:
+            continue
+        ref = ref.iloc[0]
+        ok = group[group["within_budget"]]
+        for criterion, order in (("smallest", ["file_bytes_mean", "gzip_bytes_mean"]),
+                                 ("fastest", ["latency_ms_b1_mean", "file_bytes_mean"])):
+            chosen = _pick(ok, order)
+            if chosen is None:
+                continue
+            chosen = chosen.copy()
+            chosen["criterion"] = criterion
+            chosen["baseline_balanced_accuracy"] = base["balanced_accuracy_mean"].iloc[0]
+            for name, col in (("params_reduction", "params_mean"), ("file_reduction", "file_bytes_mean"),
+                              ("gzip_reduction", "gzip_bytes_mean"), ("latency_b1_speedup", "latency_ms_b1_mean"),
+                              ("latency_b64_speedup", "latency_ms_b64_mean")):
+                chosen[name] = ref[col] / chosen[col] if chosen[col] else np.nan
+            out.append(chosen)
+    return pd.DataFrame(out, columns=list(SELECTION_COLUMNS)).reset_index(drop=True)
+
+
+def finetune_vs_scratch(agg: pd.DataFrame) -> pd.DataFrame:
+    """FVS_COLUMNS per (dataset, model, method, ratio) whose torch checkpoints were recovered both by
+    fine-tuning and from scratch: mean, std and seed count of each and the difference of the means."""
+    torch = agg[(agg["variant"] == "torch") & agg["method"].notna() & agg["recovery"].isin(["finetune", "scratch"])]
+    rows = []
+    for (dataset, model, method, ratio), group in torch.groupby(["dataset", "model", "method", "ratio"], sort=True):
+        by = group.set_index("recovery")
+        if not {"finetune", "scratch"} <= set(by.index):
+            continue
+        ft, sc = by.loc["finetune"], by.loc["scratch"]
+        rows.append({"dataset": dataset, "model": model, "method": method, "ratio": ratio,
+                     "finetune_mean": ft["balanced_accuracy_mean"], "finetune_std": ft["balanced_accuracy_std"],
+                     "finetune_n": ft["n_seeds"], "scratch_mean": sc["balanced_accuracy_mean"],
+                     "scratch_std": sc["balanced_accuracy_std"], "scratch_n": sc["n_seeds"],
+                     "finetune_minus_scratch": ft["balanced_accuracy_mean"] - sc["balanced_accuracy_mean"]})
+    return pd.DataFrame(rows, columns=list(FVS_COLUMNS))
+
+
+def sparsity_evidence(variants: pd.DataFrame) -> pd.DataFrame:
+    """fp32 rows of unstructured pruning (same parameter count as the baseline, fewer non-zeros) with their dense
+    and gzip file sizes as fractions of the baseline fp32's: `file_fraction` ≈ 1, `gzip_fraction` < 1."""
+    out = []
+    for (_, _), group in variants[variants["variant"] == "fp32"].groupby(["dataset", "model"], sort=True):
+        ref = group[group["method"].isna()]
+        if ref.empty:
+            continue
+        ref = ref.iloc[0]
+        sparse = group[group["method"].notna() & (group["params_mean"] == ref["params_mean"])
+                       & (group["nonzero_params_mean"] < group["params_mean"])].copy()
+        sparse["zero_fraction"] = 1 - sparse["nonzero_params_mean"] / sparse["params_mean"]
+        sparse["file_fraction"] = sparse["file_bytes_mean"] / ref["file_bytes_mean"]
+        sparse["gzip_fraction"] = sparse["gzip_bytes_mean"] / ref["gzip_bytes_mean"]
+        out.append(sparse)
+    cols = ["dataset", "model", "configuration", "zero_fraction", "file_fraction", "gzip_fraction"]
+    return pd.concat(out)[cols].reset_index(drop=True) if out else pd.DataFrame(columns=cols)
