@@ -17,4 +17,6 @@ report.run(
     out_html=snakemake.output.html,
     tables_dir=Path(snakemake.output.results).parent,
     report_cfg=json.loads(snakemake.params.settings),
+    pretrain_histories=list(snakemake.input.pretrain),
+    model_labels=json.loads(snakemake.params.models),
 )

@@ -6,7 +6,7 @@ import logging
 import math
 from pathlib import Path
 
-from eegslim.atomic import atomic_open
+from eegslim.atomic import atomic_open, read_json
 from eegslim.report import figures, html, tables
 from eegslim.report.collect import aggregate, best_within_budget, load_dataset_facts, load_records
 
@@ -21,12 +21,13 @@ def _budget(report_cfg: dict) -> float:
 
 
 def run(metrics_files: list[str], dataset_files: dict[str, dict[str, str]], out_html, tables_dir,
-        report_cfg: dict) -> None:
+        report_cfg: dict, pretrain_histories: list[str] = (), model_labels: dict[str, str] | None = None) -> None:
     """Write `tables_dir/results.csv`, `summary_{dataset}.csv`, `datasets.csv` and the page `out_html`.
 
     dataset_files: dataset key → {"summary": summary.json, "split": splits.json}, either may be missing.
     report_cfg: `accuracy_budget` (default 0.01) and optional `published` {dataset: [{model, metric, value,
-    source}]}.
+    source}]}. pretrain_histories: history.json files of the pretrain rule (loss curve section);
+    model_labels: model name -> how it was initialised, shown in the comparison table.
     """
     budget = _budget(report_cfg)
     published = report_cfg.get("published") or {}
@@ -50,7 +51,10 @@ def run(metrics_files: list[str], dataset_files: dict[str, dict[str, str]], out_
         mine = agg[agg["dataset"] == ds]
         pictures = {"ratio": figures.ratio_figure(mine), "size": figures.size_figure(mine)}
         sections.append((ds, html.dataset_section(index, ds_facts, rows, best[best["dataset"] == ds], pictures,
-                                                  budget, published.get(ds, []))))
+                                                  budget, published.get(ds, []),
+                                                  html.comparison_html(mine, published.get(ds, []), model_labels))))
+    histories = [read_json(path) for path in pretrain_histories]
+    extra = html.pretrain_html(figures.pretrain_figure(histories), histories)
     with atomic_open(out_html, "w", encoding="utf-8") as fh:
-        fh.write(html.render_page(sections, budget, len(records)))
+        fh.write(html.render_page(sections, budget, len(records), extra))
     log.info("wrote %s and %s", out_html, tables_dir)

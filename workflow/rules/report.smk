@@ -3,6 +3,7 @@ rule report:
         metrics=all_metrics(),
         summaries=expand("results/{ds}/summary.json", ds=DATASETS),
         splits=expand("results/{ds}/splits.json", ds=DATASETS),
+        pretrain=pretrain_histories(),
     output:
         html="results/report.html",
         results="results/tables/results.csv",
@@ -11,6 +12,7 @@ rule report:
     params:
         datasets=DATASETS,
         settings=flat(config["report"]),
+        models=flat(model_labels()),
     log:
         "logs/report.log",
     benchmark:
