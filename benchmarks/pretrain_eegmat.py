@@ -76,13 +76,19 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/eegmat_bench"))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--size", default="tiny")
+    parser.add_argument("--pretrain-epochs", type=int, default=PRETRAIN["epochs"])
+    parser.add_argument("--finetune-epochs", type=int, default=None, help="default: config.yaml's")
     args = parser.parse_args()
+    PRETRAIN["epochs"] = args.pretrain_epochs
     if not (DATA / "eegmat").is_dir():
         raise SystemExit(f"{DATA}: recordings not found (they live in ../shared/data beside the repo)")
     torch.set_num_threads(args.threads)
     setup_logging(args.workdir / "bench.log")
     args.workdir.mkdir(parents=True, exist_ok=True)
     config = yaml.safe_load((REPO / "config.yaml").read_text())
+    if args.finetune_epochs:
+        for key in ("train", "finetune"):
+            config[key] = {**config[key], "epochs": args.finetune_epochs}
     started = time.perf_counter()
     history = pretrain_corpus(args.workdir, args.size)
     h5 = windows("eegmat", EEGMAT, args.workdir)

@@ -111,10 +111,18 @@ def param_groups(model: MaskedEEGModel, weight_decay: float) -> list[dict]:
 
 
 def _step_loss(model: MaskedEEGModel, patch_set: PatchSet, idx: torch.Tensor, ratio: float,
-               generator: torch.Generator, device: torch.device) -> torch.Tensor:
+               generator: torch.Generator, device: torch.device, backward: bool = False) -> float:
+    """The symmetric loss (mask + complement) of one batch; with `backward`, gradients of each pass are
+    accumulated right after it, so only one pass's activations are alive at a time."""
     x = patch_set.X[idx].to(device)
-    masks = symmetric_masks(len(idx), x.shape[1] * patch_set.n_patches, ratio, generator)
-    return model.loss(x, patch_set.rows.to(device), [m.to(device) for m in masks])
+    rows = patch_set.rows.to(device)
+    total = 0.0
+    for mask in symmetric_masks(len(idx), x.shape[1] * patch_set.n_patches, ratio, generator):
+        loss = model.loss(x, rows, mask.to(device))
+        if backward and loss.requires_grad:
+            loss.backward()
+        total += loss.item()
+    return total
 
 
 @torch.no_grad()
@@ -127,7 +135,7 @@ def evaluate_loss(model: MaskedEEGModel, sets: list[PatchSet], cfg: PretrainConf
     generator = torch.Generator().manual_seed(cfg.seed + 1)
     total, count = 0.0, 0
     for i, idx in epoch_batches(sets, cfg.batch_size, torch.Generator().manual_seed(cfg.seed)):
-        total += _step_loss(model, sets[i], idx, cfg.mask_ratio, generator, device).item() * len(idx)
+        total += _step_loss(model, sets[i], idx, cfg.mask_ratio, generator, device) * len(idx)
         count += len(idx)
     return total / count
 
@@ -153,21 +161,20 @@ def pretrain(model: MaskedEEGModel, train_sets: list[PatchSet], val_sets: list[P
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
         model.train()
-        loss_sum, seen = torch.zeros((), device=device), 0
+        loss_sum, seen = 0.0, 0
         for i, idx in epoch_batches(train_sets, cfg.batch_size, order_gen):
             lr = lr_at(step, total, warmup, cfg.lr, cfg.min_lr)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            loss = _step_loss(model, train_sets[i], idx, cfg.mask_ratio, mask_gen, device)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss = _step_loss(model, train_sets[i], idx, cfg.mask_ratio, mask_gen, device, backward=True)
             if cfg.clip_grad:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
             optimizer.step()
-            loss_sum += loss.detach() * len(idx)
+            loss_sum += loss * len(idx)
             seen += len(idx)
             step += 1
-        train_loss = loss_sum.item() / seen
+        train_loss = loss_sum / seen
         val_loss = evaluate_loss(model, val_sets, cfg)
         seconds = time.perf_counter() - start
         for key, value in zip(("epoch", "train_loss", "val_loss", "lr", "seconds"),

@@ -104,16 +104,15 @@ class MaskedEEGModel(nn.Module):
         h = self.norm(self.encoder.encode(tokens, chan_index, n_patches)[:, 1:])
         return self.amp_head(h), self.phase_head(h)
 
-    def loss(self, x: torch.Tensor, chan_index: torch.Tensor, masks) -> torch.Tensor:
-        """Sum over `masks` of the MSE of amplitude plus phase on the masked tokens (LaBraM: loss + loss_sym)."""
+    def loss(self, x: torch.Tensor, chan_index: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """MSE of amplitude plus phase on the masked tokens of one mask; 0 when nothing is masked.
+
+        Symmetric masking sums this over a mask and its complement (LaBraM: loss + loss_sym)."""
+        if not mask.any():  # the complement of a single-token sample's mask
+            return x.new_zeros(())
         amp_t, phase_t = fourier_targets(self.patches(x))
-        total = x.new_zeros(())
-        for mask in masks:
-            if not mask.any():  # the complement of a single-token sample's mask
-                continue
-            amp, phase = self(x, chan_index, mask)
-            total = total + F.mse_loss(amp[mask], amp_t[mask]) + F.mse_loss(phase[mask], phase_t[mask])
-        return total
+        amp, phase = self(x, chan_index, mask)
+        return F.mse_loss(amp[mask], amp_t[mask]) + F.mse_loss(phase[mask], phase_t[mask])
 
 
 def encoder_arch(cfg: LabramConfig, size: str) -> dict:
