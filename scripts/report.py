@@ -18,4 +18,6 @@ report.run(
     tables_dir=Path(snakemake.output.results).parent,
     report_cfg=json.loads(snakemake.params.settings),
     sensitivity_files=list(snakemake.input.sensitivity),
+    pretrain_histories=list(snakemake.input.pretrain),
+    model_labels=json.loads(snakemake.params.models),
 )

@@ -19,4 +19,5 @@ train.run(
     model_cfg=json.loads(snakemake.params.model_cfg),
     train_cfg=json.loads(snakemake.params.train_cfg),
     seed=int(snakemake.wildcards.seed),
+    pretrained=snakemake.input.get("pretrained"),
 )

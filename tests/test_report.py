@@ -331,3 +331,19 @@ def test_sensitivity_heatmap_only_where_measured(tmp_path):
     pd.DataFrame(rows).drop(columns=["layer"]).to_csv(sens, index=False)
     with pytest.raises(ValueError, match=r"sensitivity.csv: missing columns \['layer'\]"):
         report.run(files, ds_files, tmp_path / "r.html", tmp_path / "tables", {}, sensitivity_files=[str(sens)])
+def test_models_beside_published_results_and_pretraining_curve(built, tmp_path):
+    history = tmp_path / "history.json"
+    history.write_text(json.dumps({"size": "tiny", "datasets": ["bids_rest"], "windows": {"bids_rest": 40},
+                                   "epoch": [1, 2, 3], "train_loss": [3.2, 2.9, 2.7], "val_loss": [3.0, 2.8, 2.75]}))
+    labels = {"eegnet": "EEGNet, trained from scratch", "labram": "transformer (tiny) from scratch"}
+    out = tmp_path / "report.html"
+    report.run(built["files"], built["ds_files"], out, tmp_path / "tables",
+               {"accuracy_budget": 0.01, "published": PUBLISHED}, pretrain_histories=[history], model_labels=labels)
+    page = out.read_text(encoding="utf-8")
+    sleep = page.split('id="ds1-sleep-edf"')[1].split("<h3>Results</h3>")[0]
+    assert "Models beside published results" in sleep and "published, on the real data" in sleep
+    assert "AttnSleep" in sleep and "0.844" in sleep and "chance" in sleep
+    assert "transformer (tiny) from scratch" in sleep and "EEGNet, trained from scratch" in sleep
+    pretrain = page.split("<h2>Masked pretraining</h2>")[1]
+    assert "bids_rest" in pretrain and "3.200 → 2.700" in pretrain and "data:image/png;base64," in pretrain
+    assert page.count("data:image/png;base64,") == built["html"].count("data:image/png;base64,") + 1

@@ -28,13 +28,15 @@ def test_dry_run_plans_the_whole_demo_dag(tmp_path):
     proc = snakemake(tmp_path, "-n", "results/report.html")
     cfg = default_config()
     n_ds, n_models = len(cfg["datasets"]), len(cfg["models"])
+    n_transformers = len({"labram", "labram_pt"} & set(cfg["models"]))
     grid = len(cfg["prune"]["methods"]) * len(cfg["prune"]["ratios"]) * len(cfg["prune"]["recoveries"])
     assert planned_jobs(proc.stdout) == {
         "simulate": n_ds,
         "preprocess": n_ds,
         "split": n_ds,
+        "pretrain": int("labram_pt" in cfg["models"]),
         "train": n_ds,
-        "finetune": n_ds,
+        "finetune": n_ds * n_transformers,
         "prune": n_ds * n_models * grid,
         "quantize": n_ds * n_models * (1 + grid),
         "sensitivity": n_ds * n_models,

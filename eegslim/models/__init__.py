@@ -17,15 +17,25 @@ from .labram import Labram, LabramConfig, channel_index, labram_config, load_pre
 logger = logging.getLogger(__name__)
 
 MODELS = {"eegnet": (EEGNetConfig, EEGNet), "labram": (LabramConfig, Labram)}
+# Model names of the pipeline that reuse an architecture under another name: `labram_pt` is the transformer
+# initialised from pretrained weights (the `pretrain` rule's checkpoint), beside `labram` from its own init.
+ALIASES = {"labram_pt": "labram"}
 
-__all__ = ["MODELS", "EEGNet", "EEGNetConfig", "Labram", "LabramConfig", "arch_for", "build_model",
-           "count_params", "eegnet_config", "labram_config", "load_pretrained"]
+__all__ = ["ALIASES", "MODELS", "EEGNet", "EEGNetConfig", "Labram", "LabramConfig", "arch_for", "arch_name",
+           "build_model", "count_params", "embedding_rows", "eegnet_config", "labram_config", "load_pretrained"]
 
 
 def _registry(name: str):
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known: {sorted(MODELS)}")
     return MODELS[name]
+
+
+def arch_name(model: str) -> str:
+    """The architecture behind a pipeline model name ('labram_pt' -> 'labram'); unknown names raise."""
+    name = ALIASES.get(model, model)
+    _registry(name)
+    return name
 
 
 def build_model(arch: dict) -> nn.Module:
@@ -69,6 +79,11 @@ def _channel_rows(ch_names: list[str]) -> list[int] | None:
         logger.warning("labram: %s; channel embeddings use positions 1..%d instead (a published checkpoint's "
                        "channel embeddings will not match)", err, len(ch_names))
         return list(range(len(ch_names) + 1))
+
+
+def embedding_rows(ch_names: list[str]) -> list[int]:
+    """pos_embed rows (CLS first) for `ch_names`: their 10-20 rows, else rows by position (see arch_for)."""
+    return _channel_rows(list(ch_names)) or channel_index(list(ch_names))
 
 
 def count_params(model: nn.Module) -> int:

@@ -279,12 +279,22 @@ class Labram(nn.Module):
         if A * self.cfg.patch_size != T:
             x = F.pad(x, (0, A * self.cfg.patch_size - T))
         x = self.patch_embed(x.reshape(B, C * A, self.cfg.patch_size))            # (B, C*A, E), channel-major
-        pos = self.pos_embed[:, self.chan_index]                                  # (1, 1+C, E)
-        x = x + pos[:, 1:].repeat_interleave(A, dim=1) + self.time_embed[:, :A].repeat(1, C, 1)
+        return self.fc_norm(self.encode(x, self.chan_index, A)[:, 1:].mean(1))
+
+    def encode(self, tokens: torch.Tensor, chan_index: torch.Tensor, n_patches: int) -> torch.Tensor:
+        """Patch tokens (B, C*A, E), channel-major, -> block outputs (B, 1+C*A, E), CLS first.
+
+        Adds the channel rows `chan_index` (1+C,) of pos_embed (CLS first) and the temporal embedding of
+        A = `n_patches`, prepends the CLS token and runs the blocks. Masked pretraining calls it too.
+        """
+        B, A = tokens.shape[0], n_patches
+        pos = self.pos_embed[:, chan_index]                                       # (1, 1+C, E)
+        C = pos.shape[1] - 1
+        x = tokens + pos[:, 1:].repeat_interleave(A, dim=1) + self.time_embed[:, :A].repeat(1, C, 1)
         x = torch.cat(((self.cls_token + pos[:, :1]).expand(B, -1, -1), x), dim=1)
         for block in self.blocks:
             x = block(x)
-        return self.fc_norm(x[:, 1:].mean(1))
+        return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.forward_features(x))

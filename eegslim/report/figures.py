@@ -125,3 +125,23 @@ def sensitivity_figure(table: pd.DataFrame) -> str | None:
             ax.set_title(model)
         fig.colorbar(image, ax=list(axes), label="Δ balanced accuracy (val)")
         return _png_base64(fig)
+
+
+def pretrain_figure(histories: list[dict]) -> str | None:
+    """Masked-modelling loss per epoch (train solid, held-out val dashed), one colour per pretrained size."""
+    histories = [h for h in histories if h.get("train_loss")]
+    if not histories:
+        return None
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(5.2, 3.4), layout="constrained")
+        ax = fig.subplots()
+        for i, h in enumerate(histories):
+            color = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"][i % 10]
+            ax.plot(h["epoch"], h["train_loss"], marker="o", markersize=3, color=color, label=f"{h.get('size')} train")
+            val = [np.nan if v is None else v for v in h.get("val_loss", [])]
+            if val and not all(np.isnan(val)):
+                ax.plot(h["epoch"], val, linestyle="--", color=color, label=f"{h.get('size')} val (held out)")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("masked-patch MSE (amplitude + phase, both masks)")
+        ax.legend(fontsize=7)
+        return _png_base64(fig)

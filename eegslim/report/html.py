@@ -17,6 +17,7 @@ table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.85rem; }
 th, td { border: 1px solid #ccc; padding: 0.2rem 0.45rem; text-align: right; }
 th { background: #f2f2f2; } td.t, th.t { text-align: left; }
 tr.base td { background: #eef4fb; font-weight: 600; }
+tr.pub td { background: #f7f3e8; font-style: italic; }
 .ok { color: #11703a; } .bad { color: #c00; font-weight: 600; } .neg { color: #c00; }
 .note { color: #666; font-style: italic; } img { max-width: 100%; }
 section { border-top: 2px solid #ddd; margin-top: 2rem; }
@@ -196,6 +197,51 @@ def published_html(entries: list[dict]) -> str:
             + _table(["model", "metric", "value", "source"], rows, text_cols=4))
 
 
+def comparison_html(rows: pd.DataFrame, published: list[dict], labels: dict[str, str] | None = None) -> str:
+    """Every model's unpruned baseline (torch) beside the published results on the real data and chance.
+
+    rows: one dataset's aggregated rows (`collect.aggregate`, with the chance columns)."""
+    labels = labels or {}
+    base = rows[rows["method"].isna() & (rows["variant"] == "torch")]
+    cells, classes = [], []
+    for _, r in base.iterrows():
+        cells.append([escape(r["model"]), escape(labels.get(r["model"], "")),
+                      fmt_mean_std(r["balanced_accuracy_mean"], r["balanced_accuracy_std"]),
+                      fmt_mean_std(r["accuracy_mean"], r["accuracy_std"]), f"this run, n = {r['n_seeds']} seeds"])
+        classes.append("")
+    for e in published:
+        metric = str(e.get("metric", "")).lower().replace(" ", "_")
+        value = fmt_num(e.get("value")) if isinstance(e.get("value"), (int, float)) else escape(str(e.get("value")))
+        cells.append([escape(str(e.get("model", ""))), "published, on the real data",
+                      value if metric == "balanced_accuracy" else "—", value if metric == "accuracy" else "—",
+                      escape(f"{e.get('metric')}: {e.get('source', '')}")])
+        classes.append("pub")
+    if not base.empty:
+        cells.append(["chance", "", fmt_num(base["chance_balanced_accuracy_mean"].mean()),
+                      fmt_num(base["chance_accuracy_mean"].mean()), "1/classes; majority-class share"])
+        classes.append("")
+    if not cells:
+        return ""
+    note = ("<p><b>Published result on the real data, not comparable to the demo</b> (published rows come from "
+            "the literature on the real dataset and its own protocol).</p>") if published else ""
+    return note + _table(["model", "variant", "balanced acc.", "accuracy", "note"], cells, text_cols=2,
+                         row_classes=classes)
+
+
+def pretrain_html(b64: str | None, histories: list[dict]) -> str:
+    """The pretraining section: datasets, windows, first and last epoch loss, and the loss curve."""
+    if not histories:
+        return ""
+    items = "".join(
+        f"<li>{escape(str(h.get('size')))}: pretrained on {escape(', '.join(map(str, h.get('datasets', []))))} "
+        f"({fmt_int(sum((h.get('windows') or {}).values()))} train windows, {len(h['train_loss'])} epochs); "
+        f"train loss {fmt_num(h['train_loss'][0])} → {fmt_num(h['train_loss'][-1])}</li>" for h in histories)
+    return ("<section id=pretrain><h2>Masked pretraining</h2><p>Masked EEG modelling on the train parts of the "
+            "listed datasets (mask ratio and symmetric masking as LaBraM; targets: z-scored Fourier amplitude and "
+            f"phase of each patch; loss: MSE on the masked patches).</p><ul>{items}</ul>"
+            + _figure(b64, "pretraining loss per epoch", "No pretraining history.") + "</section>")
+
+
 def _figure(b64: str | None, alt: str, missing: str) -> str:
     if b64 is None:
         return f'<p class="note">{escape(missing)}</p>'
@@ -219,8 +265,10 @@ def anchor(index: int, dataset: str) -> str:
 
 
 def dataset_section(index: int, facts: DatasetFacts, rows: pd.DataFrame, compression: str,
-                    figures: dict[str, str | None], budget: float, published: list[dict]) -> str:
-    """One dataset's section: (a) data, (b) table, (c) ratio figure, (d) size figure, (e) the compression part
+                    figures: dict[str, str | None], budget: float, published: list[dict],
+                    comparison: str = "") -> str:
+    """One dataset's section: (a) data, (b) models beside published results (`comparison`), (c) table,
+    (d) ratio figure, (e) sensitivity, (f) size figure, (g) the compression part
     (`compression_html.compression_section`)."""
     name = escape(facts.dataset)
     parts = [f'<section id="{anchor(index, facts.dataset)}"><h2>{name}</h2>',
@@ -228,7 +276,7 @@ def dataset_section(index: int, facts: DatasetFacts, rows: pd.DataFrame, compres
     if rows.empty:
         parts.append('<p class="note">No metrics for this dataset.</p>')
     else:
-        parts += ["<h3>Results</h3>", results_note(facts, rows), summary_html(rows, budget),
+        parts += ["<h3>Models beside published results</h3>", comparison, "<h3>Results</h3>", results_note(facts, rows), summary_html(rows, budget),
                   "<h3>Balanced accuracy vs pruning ratio</h3>",
                   _figure(figures.get("ratio"), f"{facts.dataset}: balanced accuracy vs pruning ratio",
                           "No pruned models for this dataset."),
@@ -237,13 +285,13 @@ def dataset_section(index: int, facts: DatasetFacts, rows: pd.DataFrame, compres
                   _figure(figures.get("size"), f"{facts.dataset}: balanced accuracy vs file size",
                           "No file sizes recorded."),
                   compression]
-    if published:
+    if published and rows.empty:
         parts += ["<h3>Published results</h3>", published_html(published)]
     parts.append("</section>")
     return "".join(parts)
 
 
-def render_page(sections: list[tuple[str, str]], budget: float, n_records: int) -> str:
+def render_page(sections: list[tuple[str, str]], budget: float, n_records: int, extra: str = "") -> str:
     """The whole page from (dataset name, section HTML) pairs, in order."""
     contents = "".join(f'<li><a href="#{anchor(i, name)}">{escape(name)}</a></li>'
                        for i, (name, _) in enumerate(sections))
@@ -255,5 +303,6 @@ def render_page(sections: list[tuple[str, str]], budget: float, n_records: int) 
         f"<p>{n_records} evaluated models in this report.</p>"
         f"<nav><h2>Contents</h2><ul>{contents}</ul></nav>"
         + "".join(html for _, html in sections)
+        + extra
         + "</body></html>\n"
     )

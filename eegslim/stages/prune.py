@@ -18,6 +18,7 @@ from eegslim.atomic import write_json
 from eegslim.deploy import file_stats, size_stats
 from eegslim.methods import METHODS
 from eegslim.metrics import metrics_record
+from eegslim.models import arch_name
 from eegslim.models.checkpoint import load_checkpoint, save_checkpoint
 from eegslim.prune import PruneContext, prune_model, recover
 from eegslim.splits import load_split, split_fields
@@ -49,8 +50,9 @@ def run(dataset: str, model: str, baseline_dir: str | Path, windows_h5: str | Pa
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     net, arch = load_checkpoint(baseline_dir)
-    if arch["name"] != model:
-        raise ValueError(f"{Path(baseline_dir) / 'arch.json'}: model {arch['name']!r}, expected {model!r}")
+    if arch["name"] != arch_name(model):
+        raise ValueError(f"{Path(baseline_dir) / 'arch.json'}: model {arch['name']!r}, expected "
+                         f"{arch_name(model)!r} for {model!r}")
     windows = load_windows(windows_h5)
     split = load_split(split_json)
     n_classes = len(windows.class_names)

@@ -6,7 +6,7 @@ import logging
 import math
 from pathlib import Path
 
-from eegslim.atomic import atomic_open
+from eegslim.atomic import atomic_open, read_json
 from eegslim.report import compression_figures, compression_html, figures, html, select, tables
 from eegslim.report.collect import aggregate, baseline_rows, load_dataset_facts, load_records
 from eegslim.report.sensitivity import load_sensitivity
@@ -29,14 +29,16 @@ def _flash_mbit(report_cfg: dict) -> float:
 
 
 def run(metrics_files: list[str], dataset_files: dict[str, dict[str, str]], out_html, tables_dir,
-        report_cfg: dict, sensitivity_files: list[str] = ()) -> None:
+        report_cfg: dict, sensitivity_files: list[str] = (), pretrain_histories: list[str] = (),
+        model_labels: dict[str, str] | None = None) -> None:
     """Write `tables_dir/results.csv`, `summary_{dataset}.csv`, `datasets.csv`, `variants.csv`, `selection.csv`,
     `finetune_vs_scratch.csv` and the page `out_html`.
 
     dataset_files: dataset key → {"summary": summary.json, "split": splits.json}, either may be missing.
     report_cfg: `accuracy_budget` (default 0.01), `flash_mbit` (default 128) and optional `published`
     {dataset: [{model, metric, value, source}]}. sensitivity_files: `sensitivity.csv` tables (rule
-    `sensitivity`), drawn as heatmaps.
+    `sensitivity`), drawn as heatmaps. pretrain_histories: history.json files of the pretrain rule (loss
+    curve section); model_labels: model name -> how it was initialised, shown in the comparison table.
     """
     budget, flash_mbit = _budget(report_cfg), _flash_mbit(report_cfg)
     published = report_cfg.get("published") or {}
@@ -70,9 +72,12 @@ def run(metrics_files: list[str], dataset_files: dict[str, dict[str, str]], out_
         part = _compression(ds, mine, variants[variants["dataset"] == ds], selection[selection["dataset"] == ds],
                             evidence[evidence["dataset"] == ds], fvs[fvs["dataset"] == ds], budget, flash_mbit)
         sections.append((ds, html.dataset_section(index, ds_facts, rows, part, pictures, budget,
-                                                  published.get(ds, []))))
+                                                  published.get(ds, []),
+                                                  html.comparison_html(mine, published.get(ds, []), model_labels))))
+    histories = [read_json(path) for path in pretrain_histories]
+    extra = html.pretrain_html(figures.pretrain_figure(histories), histories)
     with atomic_open(out_html, "w", encoding="utf-8") as fh:
-        fh.write(html.render_page(sections, budget, len(records)))
+        fh.write(html.render_page(sections, budget, len(records), extra))
     log.info("wrote %s and %s", out_html, tables_dir)
 
 

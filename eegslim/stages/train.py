@@ -15,8 +15,9 @@ import torch
 from eegslim.atomic import write_json
 from eegslim.deploy.size import size_stats
 from eegslim.metrics import metrics_record
-from eegslim.models import arch_for, build_model, count_params, load_pretrained
+from eegslim.models import arch_for, arch_name, build_model, count_params, load_pretrained
 from eegslim.models.checkpoint import file_sizes, save_checkpoint
+from eegslim.models.masked import load_encoder
 from eegslim.splits import load_split, split_fields
 from eegslim.store import load_windows
 from eegslim.train import TrainConfig, evaluate, fit
@@ -25,11 +26,13 @@ logger = logging.getLogger(__name__)
 
 
 def run(dataset: str, model: str, windows_h5: str | Path, split_json: str | Path, out_dir: str | Path,
-        model_cfg: dict, train_cfg: dict, seed: int) -> dict:
-    """Train `model` ('eegnet' | 'labram') on `dataset`; return the metrics record written to metrics.json.
+        model_cfg: dict, train_cfg: dict, seed: int, pretrained: str | Path | None = None) -> dict:
+    """Train `model` ('eegnet' | 'labram' | 'labram_pt') on `dataset`; return the metrics record (metrics.json).
 
     model_cfg: config-field overrides (eegnet: F1, D, F2, dropout, ...; labram: size plus overrides), and for
-    labram `init` ('random' | 'pretrained') with `pretrained_path`. train_cfg: `TrainConfig` fields but seed.
+    the transformer `init` ('random' | 'pretrained') with `pretrained_path` (a LaBraM `.pth`, e.g.
+    labram-base.pth). With init 'pretrained' and no pretrained_path, `pretrained` is the `pretrain` rule's
+    model.safetensors (its folder holds arch.json). train_cfg: `TrainConfig` fields but seed.
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
@@ -44,14 +47,18 @@ def run(dataset: str, model: str, windows_h5: str | Path, split_json: str | Path
     init = arch_cfg.pop("init", "random")
     pretrained_path = arch_cfg.pop("pretrained_path", None)
     _, n_chans, n_times = windows.X.shape
-    arch = arch_for(model, arch_cfg, n_chans, n_times, n_classes, windows.sfreq, list(windows.ch_names))
+    arch = arch_for(arch_name(model), arch_cfg, n_chans, n_times, n_classes, windows.sfreq, list(windows.ch_names))
     torch.manual_seed(seed)
     np.random.seed(seed)
     net = build_model(arch)
     if init == "pretrained":
-        if not pretrained_path:
-            raise ValueError(f"model config of {model!r}: init 'pretrained' needs pretrained_path")
-        load_pretrained(net, pretrained_path)
+        if pretrained_path:
+            load_pretrained(net, pretrained_path)
+        elif pretrained:
+            load_encoder(net, Path(pretrained).parent)
+        else:
+            raise ValueError(f"model config of {model!r}: init 'pretrained' needs pretrained_path or the "
+                             "pretrain rule's checkpoint")
     elif init != "random":
         raise ValueError(f"model config of {model!r}: init must be 'random' or 'pretrained', got {init!r}")
     logger.info("%s on %s: %d params, %d classes, windows (%d, %d) at %g Hz", model, dataset, count_params(net),

@@ -23,6 +23,8 @@ SENSITIVITY = config["sensitivity"]
 if SKIPPED := skipped_cells(PRUNE["methods"], MODELS):
     print("note: prune grid cells skipped (the method does not apply to the model): "
           + ", ".join(f"{method} x {model}" for method, model in SKIPPED), file=sys.stderr)
+PRETRAIN = config["pretrain"]
+PRETRAIN_DATASETS = sorted(PRETRAIN["datasets"] if PRETRAIN["datasets"] is not None else DATASETS)
 ENV = "../../envs/eegslim.yaml"
 
 
@@ -48,6 +50,74 @@ def check_datasets():
 
 
 check_datasets()
+
+
+def transformer_settings(model):
+    """`labram` settings of a transformer model: `labram_pt` is the same model with init 'pretrained'."""
+    cfg = dict(config["labram"])
+    if model == "labram_pt":
+        cfg["init"] = "pretrained"
+    return cfg
+
+
+def uses_pretrain_rule(model):
+    """True when `model` starts from the `pretrain` rule's checkpoint (pretrained, no pretrained_path)."""
+    cfg = transformer_settings(model)
+    return model != "eegnet" and cfg["init"] == "pretrained" and not cfg.get("pretrained_path")
+
+
+def check_pretraining():
+    """Pretraining datasets are configured datasets; `labram_pt` is not a copy of `labram`."""
+    for i, ds in enumerate(PRETRAIN["datasets"] or []):
+        if ds not in config["datasets"]:
+            config_error(f"pretrain.datasets[{i}]", f"{ds!r} is not a key of `datasets` ({', '.join(DATASETS)})")
+    if {"labram", "labram_pt"} <= set(MODELS) and config["labram"]["init"] == "pretrained":
+        config_error("models", "labram_pt duplicates labram when labram.init is 'pretrained'; drop one of them")
+    path = config["labram"].get("pretrained_path")
+    if path and not Path(path).is_file():
+        config_error("labram.pretrained_path", f"checkpoint {path!r} does not exist")
+
+
+check_pretraining()
+
+
+def pretrain_settings():
+    """`pretrain` settings of the masked-modelling loop (the datasets and seed travel separately)."""
+    return {k: v for k, v in PRETRAIN.items() if k not in ("datasets", "seed")}
+
+
+def pretrained_input(wildcards):
+    """The weights a transformer starts from: the user's pretrained_path or the pretrain rule's checkpoint."""
+    cfg = transformer_settings(wildcards.model)
+    if cfg["init"] != "pretrained":
+        return {}
+    if cfg.get("pretrained_path"):
+        return {"pretrained": cfg["pretrained_path"]}
+    return {"pretrained": f"results/pretrain/{cfg['size']}/model.safetensors",
+            "pretrained_arch": f"results/pretrain/{cfg['size']}/arch.json"}
+
+
+def model_labels():
+    """How each model of this run was initialised, for the report's comparison table."""
+    labels = {}
+    for model in MODELS:
+        cfg = transformer_settings(model)
+        if model == "eegnet":
+            labels[model] = "EEGNet, trained from scratch"
+        elif cfg["init"] != "pretrained":
+            labels[model] = f"transformer ({cfg['size']}) from scratch"
+        elif cfg.get("pretrained_path"):
+            labels[model] = f"transformer ({cfg['size']}) from {Path(cfg['pretrained_path']).name} + fine-tuned"
+        else:
+            labels[model] = (f"transformer ({cfg['size']}) pretrained on {', '.join(PRETRAIN_DATASETS)} "
+                             "(train parts) + fine-tuned")
+    return labels
+
+
+def pretrain_histories():
+    """history.json of the pretrain checkpoints the models of this run start from (for the report's figure)."""
+    sizes = sorted({config["labram"]["size"] for m in MODELS if uses_pretrain_rule(m)})
+    return [f"results/pretrain/{size}/history.json" for size in sizes]
 
 
 def flat(value):
@@ -128,7 +198,8 @@ def grid_settings():
 
 wildcard_constraints:
     ds="|".join(re.escape(ds) for ds in DATASETS),
-    model="eegnet|labram",
+    model="eegnet|labram|labram_pt",
+    size="tiny|base|large",
     seed=r"\d+",
     method="|".join(PRUNE["methods"]) or "none",
     ratio=r"[0-9.]+",

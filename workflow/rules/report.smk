@@ -4,6 +4,7 @@ rule report:
         summaries=expand("results/{ds}/summary.json", ds=DATASETS),
         splits=expand("results/{ds}/splits.json", ds=DATASETS),
         sensitivity=sensitivity_files(),
+        pretrain=pretrain_histories(),
     output:
         html="results/report.html",
         results="results/tables/results.csv",
@@ -15,6 +16,7 @@ rule report:
     params:
         datasets=DATASETS,
         settings=flat(config["report"]),
+        models=flat(model_labels()),
     log:
         "logs/report.log",
     benchmark:

@@ -1,4 +1,5 @@
-# One training loop for every model: `train` fits the EEGNet baseline, `finetune` the transformer.
+# One training loop for every model: `train` fits the EEGNet baseline, `finetune` the transformer
+# (`labram` from its configured init, `labram_pt` from pretrained weights).
 
 
 rule train:
@@ -28,18 +29,21 @@ rule train:
 
 rule finetune:
     input:
+        unpack(pretrained_input),
         h5="results/{ds}/windows.h5",
         split="results/{ds}/splits.json",
     output:
-        **model_files("results/{ds}/labram/baseline/seed{seed}"),
+        **model_files("results/{ds}/{model}/baseline/seed{seed}"),
+    wildcard_constraints:
+        model="labram|labram_pt",
     params:
-        model="labram",
-        model_cfg=flat(config["labram"]),
+        model=lambda wc: wc.model,
+        model_cfg=lambda wc: flat(transformer_settings(wc.model)),
         train_cfg=flat(config["finetune"]),
     log:
-        "logs/finetune/{ds}/labram/seed{seed}.log",
+        "logs/finetune/{ds}/{model}/seed{seed}.log",
     benchmark:
-        "logs/benchmarks/finetune/{ds}/labram/seed{seed}.tsv"
+        "logs/benchmarks/finetune/{ds}/{model}/seed{seed}.tsv"
     threads: 1
     resources:
         mem_mb=8000,

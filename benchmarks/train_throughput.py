@@ -1,0 +1,101 @@
+"""Training throughput: eegslim's loop (`eegslim.train.fit`) vs a bare PyTorch loop, same tensors and model.
+
+Both train the same freshly initialised model (EEGNet-8,2 and the tiny transformer) on the same in-memory
+tensors (EEG-like shape: 19 channels × 800 samples at 200 Hz, 2 classes) with AdamW, batch 32, the same
+number of epochs. The bare loop is what a user would write: shuffle, forward, cross-entropy, backward, step
+(plus EEGNet's max-norm, part of the model's recipe). eegslim's loop adds the LR schedule, class weights,
+per-epoch validation on 32 windows, best-state copies and deterministic kernels. One warm-up run each, then
+interleaved repeats (order alternating); windows/s = training windows × epochs / wall time; median reported.
+
+Run (from the repository root; prints a Markdown table):
+    .venv/bin/python benchmarks/train_throughput.py --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from eegslim.models import arch_for, build_model
+from eegslim.train import TrainConfig, fit
+
+CH = ["Fp1", "Fp2", "F3", "F4", "F7", "F8", "T3", "T4", "C3", "C4", "T5", "T6", "P3", "P4", "O1", "O2", "Fz", "Cz",
+      "Pz"]  # fmt: skip
+N_TRAIN, N_VAL, N_TIMES, SFREQ, BATCH, EPOCHS = 512, 32, 800, 200.0, 32, 2
+MODELS = {"eegnet": {}, "labram": {"size": "tiny"}}
+
+
+def data(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((N_TRAIN + N_VAL, len(CH), N_TIMES)).astype(np.float32)
+    y = rng.integers(0, 2, N_TRAIN + N_VAL)
+    return torch.from_numpy(X[:N_TRAIN]), torch.from_numpy(y[:N_TRAIN]), X[N_TRAIN:], y[N_TRAIN:]
+
+
+def fresh(name: str) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(arch_for(name, MODELS[name], len(CH), N_TIMES, 2, SFREQ, CH))
+
+
+def run_eegslim(name, X, y, Xv, yv) -> float:
+    model = fresh(name)
+    cfg = TrainConfig(epochs=EPOCHS, batch_size=BATCH, lr=1e-3, weight_decay=0.01, warmup_epochs=1,
+                      layer_decay=0.65 if name == "labram" else None, class_weights=True, device="cpu")
+    start = time.perf_counter()
+    fit(model, X, y, Xv, yv, cfg, 2)
+    return time.perf_counter() - start
+
+
+def run_bare(name, X, y, Xv, yv) -> float:
+    model = fresh(name)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+    generator = torch.Generator().manual_seed(0)
+    constrain = getattr(model, "apply_constraints", None)
+    start = time.perf_counter()
+    model.train()
+    for _ in range(EPOCHS):
+        order = torch.randperm(len(X), generator=generator)
+        for s in range(0, len(X) - BATCH + 1, BATCH):
+            idx = order[s:s + BATCH]
+            loss = F.cross_entropy(model(X[idx]), y[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if constrain is not None:
+                constrain()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    X, y, Xv, yv = data()
+    runs = {"eegslim fit": run_eegslim, "bare PyTorch": run_bare}
+    windows = N_TRAIN // BATCH * BATCH * EPOCHS
+    print(f"{N_TRAIN} train windows of {len(CH)}×{N_TIMES}, batch {BATCH}, {EPOCHS} epochs, "
+          f"{args.threads} threads, {args.repeats} interleaved repeats\n")
+    print("| model | loop | median windows/s | runs (windows/s) | ratio eegslim / bare |")
+    print("|---|---|---|---|---|")
+    for name in MODELS:
+        for fn in runs.values():  # warm-up
+            fn(name, X, y, Xv, yv)
+        rates: dict[str, list[float]] = {k: [] for k in runs}
+        for r in range(args.repeats):
+            for loop in list(runs)[:: 1 if r % 2 == 0 else -1]:
+                rates[loop].append(windows / runs[loop](name, X, y, Xv, yv))
+        ratio = statistics.median(rates["eegslim fit"]) / statistics.median(rates["bare PyTorch"])
+        for loop, values in rates.items():
+            print(f"| {name} | {loop} | {statistics.median(values):.0f} | {', '.join(f'{v:.0f}' for v in values)} | "
+                  f"{f'**{ratio:.2f}**' if loop == 'eegslim fit' else ''} |")
+
+
+if __name__ == "__main__":
+    main()

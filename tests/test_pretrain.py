@@ -1,0 +1,193 @@
+"""Masked EEG pretraining: targets, symmetric masks, pooling across datasets, the loss, checkpoints, the DAG."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from eegslim.atomic import read_json
+from eegslim.models import build_model, labram_config
+from eegslim.models.labram import Labram
+from eegslim.models.masked import (MaskedEEGModel, encoder_config, fourier_spectrum, fourier_targets, load_encoder,
+                                   symmetric_masks)
+from eegslim.pretrain import PretrainConfig, patch_windows, pretrain
+from eegslim.simulate.signals import band_noise, pink_noise
+from eegslim.stages import pretrain as pretrain_stage
+from eegslim.stages import split as split_stage
+from eegslim.stages import train as train_stage
+from eegslim.store import WindowWriter
+from smk import REPO, snakemake
+
+
+def eeg_windows(seed: int, n: int, ch_names: list[str], n_times: int, sfreq: float, y=None) -> np.ndarray:
+    """EEG-like windows (n, C, T): a 1/f background plus an alpha rhythm whose power differs by channel."""
+    rng = np.random.default_rng(seed)
+    X = np.empty((n, len(ch_names), n_times), np.float32)
+    for i in range(n):
+        for c in range(len(ch_names)):
+            alpha = (0.5 + c / len(ch_names)) * (1.5 if y is not None and y[i] else 1.0)
+            X[i, c] = 0.3 * (pink_noise(rng, n_times, sfreq) + alpha * band_noise(rng, n_times, sfreq, 8, 12))
+    return X
+
+
+def write_dataset(tmp_path, name: str, ch_names: list[str], sfreq: float, window_s: float, n_subjects: int = 6,
+                  per_subject: int = 8):
+    """A windows.h5 + subject-wise splits.json of EEG-like windows, two classes; returns (h5, split)."""
+    h5, split = tmp_path / name / "windows.h5", tmp_path / name / "splits.json"
+    n_times = round(window_s * sfreq)
+    with WindowWriter(h5, ch_names, sfreq, ["a", "b"], name, {}) as writer:
+        for s in range(n_subjects):
+            y = np.arange(per_subject) % 2
+            X = eeg_windows(100 * s + len(name), per_subject, ch_names, n_times, sfreq, y)
+            writer.append(X, y, subject=f"s{s}", session="1", recording=f"s{s}.edf")
+    split_stage.run(h5, split, val_fraction=0.2, test_fraction=0.34, seed=0)
+    return h5, split
+
+
+# ---- targets and masks ------------------------------------------------------------------------------------
+
+def test_fourier_targets_of_a_known_sinusoid():
+    sfreq, P, f, amp, phi = 200.0, 200, 10.0, 3.0, 0.7
+    t = np.arange(P) / sfreq
+    patch = torch.tensor(amp * np.sin(2 * np.pi * f * t + phi), dtype=torch.float32).view(1, 1, P)
+    amplitude, phase = fourier_spectrum(patch)
+    k = int(f * P / sfreq)                                     # bin 10
+    assert amplitude.shape == (1, 1, P // 2 + 1)
+    assert amplitude[0, 0].argmax().item() == k
+    assert amplitude[0, 0, k].item() == pytest.approx(amp * P / 2, rel=1e-4)   # |X_k| of A sin = A P / 2
+    assert phase[0, 0, k].item() == pytest.approx(phi - math.pi / 2, abs=1e-4)  # sin = cos shifted by -pi/2
+    others = torch.cat((amplitude[0, 0, :k], amplitude[0, 0, k + 1:]))
+    assert others.max().item() < 1e-3 * amp * P
+    amp_z, phase_z = fourier_targets(patch.repeat(1, 3, 1) * torch.tensor([1.0, 2.0, 0.5]).view(1, 3, 1))
+    for z in (amp_z, phase_z):                                  # z-scored per sample over patches and bins
+        assert z.mean().item() == pytest.approx(0.0, abs=1e-5)
+        assert z.std().item() == pytest.approx(1.0, abs=1e-3)
+    assert amp_z[0, 1].argmax().item() == k and amp_z[0, 1, k] > amp_z[0, 0, k] > amp_z[0, 2, k]
+
+
+@pytest.mark.parametrize(("n_tokens", "ratio"), [(244, 0.5), (7, 0.5), (30, 0.3)])
+def test_symmetric_masks_cover_every_patch_exactly_once(n_tokens, ratio):
+    mask, complement = symmetric_masks(16, n_tokens, ratio, torch.Generator().manual_seed(0))
+    assert mask.dtype == torch.bool and mask.shape == (16, n_tokens)
+    assert torch.all(mask ^ complement) and not torch.any(mask & complement)
+    assert torch.all(mask.sum(1) == round(ratio * n_tokens))
+    assert len({tuple(row.tolist()) for row in mask}) > 1          # each sample draws its own mask
+
+
+# ---- pooling and the loop ---------------------------------------------------------------------------------
+
+def test_patch_windows_resamples_chunks_and_pads():
+    sleep = patch_windows("sleep", np.zeros((3, 2, 3000), np.float32), 100.0, ["Fpz-Cz", "Pz-Oz"], 200, 200.0, 16)
+    assert sleep.X.shape == (6, 2, 15 * 200) and sleep.n_patches == 15      # 30 s at 200 Hz = 2 chunks of 15 s
+    assert sleep.rows.tolist()[0] == 0 and len(sleep.rows) == 3
+    short = patch_windows("img", np.ones((4, 3, 220), np.float32), 500.0, ["EEG001", "EEG002", "EEG003"], 200,
+                          200.0, 16)
+    assert short.X.shape == (4, 3, 200) and short.n_patches == 1             # 88 samples, zero-padded to a patch
+    assert short.X[..., 95:].abs().max() == 0 and short.rows.tolist() == [0, 1, 2, 3]   # positional rows
+
+
+def test_pretraining_loss_falls_on_eeg_like_windows():
+    ch_a, ch_b = ["Fp1", "Fp2", "C3", "C4", "O1", "O2"], ["Cz", "Pz"]
+    sets = [patch_windows("a", eeg_windows(1, 48, ch_a, 400, 200.0), 200.0, ch_a, 200, 200.0, 16),
+            patch_windows("b", eeg_windows(2, 48, ch_b, 300, 100.0), 100.0, ch_b, 200, 200.0, 16)]
+    torch.manual_seed(0)
+    model = MaskedEEGModel(Labram(encoder_config("tiny", drop_path=0.0)))
+    cfg = PretrainConfig(epochs=6, batch_size=16, lr=2e-3, warmup_epochs=1, device="cpu")
+    history = pretrain(model, sets, sets[:1], cfg)
+    assert history["windows"] == {"a": 48, "b": 48}
+    assert all(math.isfinite(v) for v in history["train_loss"])
+    assert history["train_loss"][-1] < 0.85 * history["train_loss"][0], history["train_loss"]
+    assert history["val_loss"][-1] < history["val_loss"][0]
+
+
+# ---- checkpoints ------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    """The pretrain stage on two small datasets with different channel sets and rates."""
+    root = tmp_path_factory.mktemp("pretrain")
+    files = {}
+    for name, chans, sfreq, window_s in (("rest", ["Fp1", "Fp2", "C3", "C4", "O1"], 200.0, 2),
+                                         ("sleep", ["Fpz-Cz", "Pz-Oz"], 100.0, 4)):
+        h5, split = write_dataset(root, name, chans, sfreq, window_s)
+        files[name] = {"windows": h5, "split": split}
+    out = root / "out"
+    history = pretrain_stage.run(files, out, "tiny", {"patch_size": 200}, {"epochs": 2, "batch_size": 8})
+    return {"root": root, "files": files, "out": out, "history": history}
+
+
+def test_pretrain_stage_reads_only_train_parts_and_writes_checkpoint(pretrained):
+    out, files = pretrained["out"], pretrained["files"]
+    history = read_json(out / "history.json")
+    for name, f in files.items():
+        split = read_json(f["split"])
+        assert history["windows"][name] == len(split["train"])
+        assert history["val_windows"][name] == len(split["val"])
+    assert len(history["train_loss"]) == 2 and history["datasets"] == ["rest", "sleep"]
+    arch = read_json(out / "arch.json")
+    assert arch["name"] == "labram" and arch["size"] == "tiny" and arch["pretrained_on"] == ["rest", "sleep"]
+
+
+def test_pretrained_checkpoint_loads_into_finetune_without_missing_or_unexpected_keys(pretrained):
+    net = Labram(labram_config("tiny", 19, 800, 2, ["Fp1", "Fp2", "F3", "F4", "F7", "F8", "T3", "T4", "C3", "C4",
+                                                     "T5", "T6", "P3", "P4", "O1", "O2", "Fz", "Cz", "Pz"]))
+    report = load_encoder(net, pretrained["out"])
+    assert report["unexpected"] == []
+    assert sorted(report["missing"]) == ["fc_norm.bias", "fc_norm.weight", "head.bias", "head.weight"]
+    from safetensors.torch import load_file
+    saved = load_file(str(pretrained["out"] / "model.safetensors"))
+    for key in ("patch_embed.conv1.weight", "pos_embed", "blocks.1.attn.qkv.weight", "blocks.0.gamma_2"):
+        assert torch.equal(net.state_dict()[key], saved[key])
+    with pytest.raises(ValueError, match="encoder differs"):
+        load_encoder(Labram(labram_config("base", 2, 200, 2, ["C3", "C4"])), pretrained["out"])
+
+
+def test_finetune_stage_starts_from_the_pretrained_encoder(pretrained, tmp_path):
+    files = pretrained["files"]["rest"]
+    model_cfg = {"size": "tiny", "init": "pretrained", "pretrained_path": None, "patch_size": 200}
+    train_cfg = {"epochs": 1, "batch_size": 8, "lr": 1e-3}
+    record = train_stage.run("rest", "labram_pt", files["windows"], files["split"], tmp_path, model_cfg, train_cfg,
+                             seed=0, pretrained=pretrained["out"] / "model.safetensors")
+    assert record["model"] == "labram_pt" and read_json(tmp_path / "arch.json")["name"] == "labram"
+    build_model(read_json(tmp_path / "arch.json"))                      # rebuilds as a plain labram
+    with pytest.raises(ValueError, match="pretrained_path or the pretrain rule"):
+        train_stage.run("rest", "labram_pt", files["windows"], files["split"], tmp_path / "x", model_cfg,
+                        train_cfg, seed=0)
+
+
+# ---- the DAG ----------------------------------------------------------------------------------------------
+
+def rule_edges(output: str) -> set[tuple[str, str]]:
+    """(upstream rule, downstream rule) pairs of `snakemake --rulegraph mermaid-js`."""
+    names = dict(re.findall(r"(id\d+)\[(\w+)\]", output))
+    return {(names[a], names[b]) for a, b in re.findall(r"(id\d+) --> (id\d+)", output)}
+
+
+@pytest.mark.parametrize(("overlay", "expected"), [
+    ("models: [eegnet, labram]\n", False),
+    ("models: [eegnet, labram, labram_pt]\n", True),
+    ("models: [labram]\nlabram: {init: pretrained}\n", True),
+    ("models: [labram_pt]\nlabram: {pretrained_path: CKPT}\n", False),
+])
+def test_dag_has_pretrain_before_finetune_only_when_pretrained(tmp_path, overlay, expected):
+    ckpt = tmp_path / "labram-base.pth"
+    ckpt.write_bytes(b"")
+    path = tmp_path / "overlay.yaml"
+    path.write_text(overlay.replace("CKPT", str(ckpt)))
+    proc = snakemake(tmp_path, "--rulegraph", "mermaid-js", "results/report.html", configs=(path,))
+    edges = rule_edges(proc.stdout)
+    assert (("pretrain", "finetune") in edges) is expected, edges
+    assert (("pretrain", "report") in edges) is expected
+    assert ("finetune", "prune") in edges
+
+
+def test_unknown_pretrain_dataset_names_the_key(tmp_path):
+    path = tmp_path / "overlay.yaml"
+    path.write_text("pretrain: {datasets: [demo_rest, nope]}\n")
+    proc = snakemake(tmp_path, "-n", "results/report.html", configs=(path,), check=False)
+    assert proc.returncode != 0 and "pretrain.datasets[1]" in proc.stdout + proc.stderr
+
