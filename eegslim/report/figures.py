@@ -100,6 +100,9 @@ def size_figure(agg: pd.DataFrame) -> str | None:
         return _png_base64(fig)
 
 
+SENSITIVITY_PREFIX = {"structured": "units", "unstructured": "weights"}
+
+
 def sensitivity_figure(table: pd.DataFrame) -> str | None:
     """Per-layer sensitivity heatmaps of one dataset, one panel per model: rows = layer or unit group (kind
     prefixed), columns = pruning ratio, colour = change of validation balanced accuracy (mean over seeds) when
@@ -108,7 +111,7 @@ def sensitivity_figure(table: pd.DataFrame) -> str | None:
         return None
     models = sorted(table["model"].unique())
     means = {m: (table[table["model"] == m]
-                 .assign(row=lambda t: t["kind"].str.slice(0, 1) + ": " + t["layer"].astype(str))
+                 .assign(row=lambda t: t["kind"].map(SENSITIVITY_PREFIX).fillna(t["kind"]) + ": " + t["layer"].astype(str))
                  .pivot_table(index="row", columns="ratio", values="delta_balanced_accuracy", aggfunc="mean",
                               sort=False)) for m in models}
     limit = max(0.01, max(float(np.nanmax(np.abs(g.to_numpy()))) for g in means.values()))

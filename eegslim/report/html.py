@@ -252,8 +252,8 @@ def sensitivity_html(b64: str | None, dataset: str) -> str:
     """The per-layer sensitivity heatmap with a one-line explanation; '' when the analysis was not run."""
     if b64 is None:
         return ""
-    return ("<h3>Per-layer pruning sensitivity</h3><p>Each row prunes only one layer (u: the lowest-L1 units of a "
-            "unit group, removed exactly; w: the smallest weights of one weight tensor) at the ratio of the column "
+    return ("<h3>Per-layer pruning sensitivity</h3><p>Each row prunes only one layer (units: the lowest-L1 units "
+            "of a unit group, removed exactly; weights: the smallest weights of one weight tensor) at the ratio of the column "
             "and evaluates on the validation split without retraining. Red cells lose balanced accuracy: those "
             "layers are the sensitive ones.</p>"
             + _figure(b64, f"{dataset}: per-layer pruning sensitivity", ""))
