@@ -7,8 +7,9 @@ torch. `eegslim.prune.PRUNING_METHODS` holds one function per name listed here (
 from __future__ import annotations
 
 ALL_MODELS = ("eegnet", "labram")
-# Workflow model names → architecture family: `labram_pt` is the transformer fine-tuned from pretraining.
-FAMILY = {"eegnet": "eegnet", "labram": "labram", "labram_pt": "labram"}
+# Workflow model names that are another architecture: `labram_pt` is the transformer fine-tuned from
+# pretraining (eegslim.models.arch_name reads this too).
+ALIASES = {"labram_pt": "labram"}
 
 # name: (kind, model families). kind: unstructured (zeroed weights, masks kept while retraining),
 # structured (a smaller model rebuilt from arch.json), soft (SFP: zeroed during training, removed at the end),
@@ -32,7 +33,7 @@ def applies(method: str, model: str) -> bool:
     """Whether `method` can prune `model` (unknown methods raise, naming the known ones)."""
     if method not in METHODS:
         raise ValueError(f"unknown pruning method {method!r}; known: {', '.join(METHODS)}")
-    return FAMILY.get(model, model) in METHODS[method][1]
+    return ALIASES.get(model, model) in METHODS[method][1]
 
 
 def skipped_cells(methods: list[str], models: list[str]) -> list[tuple[str, str]]:

@@ -578,3 +578,14 @@ def test_sensitivity_stage_writes_tables(baseline, tmp_path):
     with pytest.raises(ValueError, match="sensitivity.kinds"):
         stage.run("toy", "eegnet", [base], [0], windows_h5, split_json, tmp_path / "t.json", tmp_path / "t.csv",
                   {"ratios": [0.5], "kinds": ["sideways"]})
+
+
+def test_pretrained_transformer_name_prunes_as_the_transformer(baseline, tmp_path):
+    from eegslim.methods import applies
+    from eegslim.stages import sensitivity as stage
+
+    assert applies("depth", "labram_pt") and applies("l1_filter", "labram_pt") and not applies("bn_slimming", "labram_pt")
+    windows_h5, split_json, base = baseline  # an EEGNet baseline: wrong architecture for labram_pt
+    with pytest.raises(ValueError, match="model 'eegnet', expected 'labram'"):
+        stage.run("toy", "labram_pt", [base], [0], windows_h5, split_json, tmp_path / "s.json", tmp_path / "s.csv",
+                  {"ratios": [0.5], "kinds": ["structured"]})

@@ -11,15 +11,14 @@ import logging
 
 from torch import nn
 
+from eegslim.methods import ALIASES  # pipeline model names that reuse an architecture ('labram_pt')
+
 from .eegnet import EEGNet, EEGNetConfig, eegnet_config
 from .labram import Labram, LabramConfig, channel_index, labram_config, load_pretrained
 
 logger = logging.getLogger(__name__)
 
 MODELS = {"eegnet": (EEGNetConfig, EEGNet), "labram": (LabramConfig, Labram)}
-# Model names of the pipeline that reuse an architecture under another name: `labram_pt` is the transformer
-# initialised from pretrained weights (the `pretrain` rule's checkpoint), beside `labram` from its own init.
-ALIASES = {"labram_pt": "labram"}
 
 __all__ = ["ALIASES", "MODELS", "EEGNet", "EEGNetConfig", "Labram", "LabramConfig", "arch_for", "arch_name",
            "build_model", "count_params", "embedding_rows", "eegnet_config", "labram_config", "load_pretrained"]

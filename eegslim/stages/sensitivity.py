@@ -13,6 +13,7 @@ import pandas as pd
 import torch
 
 from eegslim.atomic import atomic_open, write_json
+from eegslim.models import arch_name
 from eegslim.models.checkpoint import load_checkpoint
 from eegslim.prune.sensitivity import KINDS, layer_sensitivity
 from eegslim.splits import load_split
@@ -43,8 +44,8 @@ def run(dataset: str, model: str, baseline_dirs: list[str | Path], seeds: list[i
     rows = []
     for seed, base in zip(seeds, baseline_dirs, strict=True):
         net, arch = load_checkpoint(base)
-        if arch["name"] != model:
-            raise ValueError(f"{Path(base) / 'arch.json'}: model {arch['name']!r}, expected {model!r}")
+        if arch["name"] != arch_name(model):
+            raise ValueError(f"{Path(base) / 'arch.json'}: model {arch['name']!r}, expected {arch_name(model)!r}")
         torch.manual_seed(seed)
         for row in layer_sensitivity(net, arch, X, y, n_classes, ratios, kinds):
             rows.append({"dataset": dataset, "model": model, "seed": int(seed), **row})
