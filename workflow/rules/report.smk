@@ -5,9 +5,9 @@ rule report:
         splits=expand("results/{ds}/splits.json", ds=DATASETS),
     output:
         html="results/report.html",
-        results="results/tables/results.csv",
-        datasets="results/tables/datasets.csv",
-        summaries=expand("results/tables/summary_{ds}.csv", ds=DATASETS),
+        # results.csv, datasets.csv, summary_{ds}.csv: one directory, so that the output set does not change
+        # with the datasets (a new output without provenance would stop a new dataset from rerunning the report)
+        tables=directory("results/tables"),
     params:
         datasets=DATASETS,
         settings=flat(config["report"]),
