@@ -6,8 +6,10 @@ The workdir is a copy of the workflow with the small config of tests/mini.py (de
 12 jobs). Each round starts `snakemake --rerun-incomplete results/report.html` in its own process group, waits
 a random 1..`--max-delay` s, then SIGKILLs the whole group and every descendant (jobs included): no handler
 runs, exactly like a power cut of the node. Snakemake's lock is left behind, so each resume first runs
-`snakemake --unlock`. After the last kill one resume runs to the end; then every output is checked with
-eegslim.verify (h5 windows vs summary.json, checkpoints, JSON, ONNX, no `*.tmp-*` left).
+`snakemake --unlock`. A round that finishes before its kill does not count; the next round then reruns
+everything (`--forceall`), so later kills also hit writers that replace existing outputs. After `--kills`
+kills one resume runs to the end; then every output is checked with eegslim.verify (h5 windows vs
+summary.json, checkpoints, JSON, ONNX, no `*.tmp-*` left).
 Prints a JSON report; exit 1 if the final run failed or a check found a problem.
 """
 
@@ -64,11 +66,13 @@ def kill_all(proc: subprocess.Popen) -> None:
     psutil.wait_procs(descendants, timeout=10)
 
 
-def resume(workdir: Path, log) -> subprocess.Popen:
+def resume(workdir: Path, log, force: bool = False) -> subprocess.Popen:
+    """Unlock, then start `snakemake --rerun-incomplete` (and `--forceall` if `force`) in a new process group."""
     subprocess.run(command("--unlock", TARGET), cwd=workdir, env=env(workdir), stdout=log, stderr=subprocess.STDOUT,
                    check=True)
-    return subprocess.Popen(command("--rerun-incomplete", TARGET), cwd=workdir, env=env(workdir), stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    args = ["--rerun-incomplete", *(["--forceall"] if force else []), TARGET]
+    return subprocess.Popen(command(*args), cwd=workdir, env=env(workdir), stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
 
 
 def kill_resume(workdir: Path, kills: int, seed: int, max_delay: float) -> dict:
@@ -76,29 +80,29 @@ def kill_resume(workdir: Path, kills: int, seed: int, max_delay: float) -> dict:
     if not (workdir / "Snakefile").exists():
         mini_workdir(workdir)
     rng = random.Random(seed)
-    interrupted, rounds = Counter(), []
+    interrupted, rounds, force = Counter(), [], False
     started = time.perf_counter()
     with open(workdir / "kill_resume.log", "a", encoding="utf-8") as log:
-        for round_no in range(kills):
-            proc = resume(workdir, log)
+        while sum("killed_jobs" in r for r in rounds) < kills and len(rounds) < 3 * kills:
+            proc = resume(workdir, log, force)
             delay = rng.uniform(1.0, max_delay)
+            entry = {"round": len(rounds), "delay_s": round(delay, 2), "forceall": force}
             try:
-                proc.wait(timeout=delay)
-                rounds.append({"round": round_no, "delay_s": round(delay, 2), "finished_before_kill": True})
-                continue
+                entry["finished_before_kill"] = proc.wait(timeout=delay)  # its exit code
+                force = True
             except subprocess.TimeoutExpired:
-                pass
-            rules = running_rules(psutil.Process(proc.pid))
-            kill_all(proc)
-            interrupted.update(rules)
-            rounds.append({"round": round_no, "delay_s": round(delay, 2), "killed_jobs": rules})
-        proc = resume(workdir, log)
-        final_rc = proc.wait()
+                entry["killed_jobs"] = running_rules(psutil.Process(proc.pid))
+                kill_all(proc)
+                interrupted.update(entry["killed_jobs"])
+                force = False
+            rounds.append(entry)
+        final_rc = resume(workdir, log).wait()
     counts, problems = verify(workdir / "results", workdir / "resources")
     return {
         "kills": sum("killed_jobs" in r for r in rounds),
         "kills_during_a_job": sum(bool(r.get("killed_jobs")) for r in rounds),
         "jobs_killed_by_rule": dict(sorted(interrupted.items())),
+        "rounds_finished_before_kill": sum("finished_before_kill" in r for r in rounds),
         "rounds": rounds,
         "final_exit_code": final_rc,
         "verified": dict(sorted(counts.items())),

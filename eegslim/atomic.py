@@ -6,6 +6,7 @@ A reader never sees a half-written file: either the old file (or none) or the co
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import json
 import os
@@ -33,7 +34,8 @@ def _remove_stale_temps(path: Path) -> None:
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to `path`; rename it onto `path` if the block succeeds.
 
-    On any exception the temporary file is removed and `path` is left untouched; temporaries of `path`
+    On any exception the temporary file is removed and `path` is left untouched (a full disk is reported
+    naming `path`); temporaries of `path`
     left by an earlier, killed writer are removed first.
     """
     path = Path(path)
@@ -47,8 +49,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with open(tmp, "rb+") as fh:  # data on disk before the rename makes it visible
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise OSError(err.errno, f"{path}: disk full while writing it ({err.strerror}); the temporary file "
+                                     "was removed and the previous file, if any, is unchanged") from err
         raise
 
 
