@@ -71,7 +71,7 @@ DATA = {
     "flat_channel": (REST, "windows.h5", "no usable window (dropped: {'bad_annotation': 0, 'incomplete': 0, "
                                          "'nan': 0, 'flat':"),
     "all_nan": (REST, "windows.h5", "no usable window (dropped: {'bad_annotation':"),
-    "unreadable_pth": (IMAGENET, "windows.h5", "EEG-ImageNet.pth: "),
+    "unreadable_pth": (IMAGENET, "windows.h5", "EEG-ImageNet.pth: not a readable torch file"),
     "pth_with_disallowed_global": (IMAGENET, "windows.h5", "EEG-ImageNet.pth: refused to unpickle with weights_only="
                                    f"True (it references ['{os.system.__module__}.system']"),
     "too_few_subjects": (SLEEP, "splits.json", "at least 3 subjects, got 2"),
@@ -186,7 +186,8 @@ def test_data_case(broken_run, case):
     workdir, proc, marker = broken_run
     _, output, message = DATA[case]
     assert proc.returncode != 0
-    assert re.search(rf"Error in rule \w+:.*?wildcards: ds={case}\b", proc.stdout + proc.stderr, flags=re.S)
+    failed = rf"Error in rule \w+:\n(?:    .*\n)*?    log: logs/\w+/{case}\.log"
+    assert re.search(failed, proc.stdout + proc.stderr), f"no failed job reported for {case}"
     log = _log_of(workdir, case, output)
     assert message in log, log[-3000:]
     assert not (workdir / "results" / case / output).exists()
