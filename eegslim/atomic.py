@@ -6,6 +6,8 @@ A reader never sees a half-written file: either the old file (or none) or the co
 from __future__ import annotations
 
 import contextlib
+import errno
+import glob
 import json
 import os
 from collections.abc import Iterator
@@ -18,14 +20,27 @@ def _temp_name(path: Path) -> Path:
     return path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
 
 
+def _remove_stale_temps(path: Path) -> None:
+    """Delete temporaries of `path` left by a killed writer (SIGKILL skips the cleanup below).
+
+    One job writes one output (Snakemake guarantees it), so any other temporary of `path` is stale.
+    """
+    pattern = glob.escape(f".{path.stem}.tmp-") + "*" + glob.escape(path.suffix)
+    for stale in path.parent.glob(pattern):
+        stale.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to `path`; rename it onto `path` if the block succeeds.
 
-    On any exception the temporary file is removed and `path` is left untouched.
+    On any exception the temporary file is removed and `path` is left untouched (a full disk is reported
+    naming `path`); temporaries of `path`
+    left by an earlier, killed writer are removed first.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(path)
     tmp = _temp_name(path)
     try:
         yield tmp
@@ -34,8 +49,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with open(tmp, "rb+") as fh:  # data on disk before the rename makes it visible
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise OSError(err.errno, f"{path}: disk full while writing it ({err.strerror}); the temporary file "
+                                     "was removed and the previous file, if any, is unchanged") from err
         raise
 
 

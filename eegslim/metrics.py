@@ -17,6 +17,9 @@ METRIC_KEYS = (
 )
 # split_protocol: the splits.json protocol the test set came from (subject | kfold | official);
 # split_caveat: its caveat (e.g. subjects shared between train and test under a published protocol) or null.
+# Measured wall-clock times: the only metrics.json keys that differ between two runs of the same config and
+# seed on the same CPU (everything else is reproducible; tests/test_determinism.py checks it).
+TIMING_KEYS = ("latency_ms_b1", "latency_iqr_ms_b1", "latency_ms_b64", "latency_iqr_ms_b64")
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict[str, float]:

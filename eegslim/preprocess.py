@@ -93,6 +93,12 @@ def prepare(raw: mne.io.BaseRaw, path: Any, params: Params) -> list[str]:
     overlap them are dropped later.
     """
     before = [normalize_name(c) for c in raw.ch_names]
+    if params.sfreq is not None and params.sfreq > raw.info["sfreq"]:
+        raise RecordingError(f"{path}: sfreq {params.sfreq:g} Hz is above the recording's {raw.info['sfreq']:g} Hz; "
+                             f"upsampling adds no information (set sfreq to at most {raw.info['sfreq']:g})")
+    if params.window_s * raw.info["sfreq"] > raw.n_times:
+        raise RecordingError(f"{path}: window_s {params.window_s:g} s is longer than the recording "
+                             f"({raw.n_times / raw.info['sfreq']:g} s)")
     pick_channels(raw, params.channels, path)
     load_raw(raw, path)
     if np.isnan(raw._data).any():  # annotate_nan is slow (a distance transform); most files have no NaN

@@ -1,7 +1,6 @@
 """Snakemake `report`: aggregate every metrics.json into results/report.html and CSV tables."""
 
 import json
-from pathlib import Path
 
 from eegslim.logs import start_rule
 from eegslim.stages import report
@@ -15,7 +14,7 @@ report.run(
         for ds, summary, split in zip(datasets, snakemake.input.summaries, snakemake.input.splits, strict=True)
     },
     out_html=snakemake.output.html,
-    tables_dir=Path(snakemake.output.results).parent,
+    tables_dir=snakemake.output.tables,
     report_cfg=json.loads(snakemake.params.settings),
     sensitivity_files=list(snakemake.input.sensitivity),
     pretrain_histories=list(snakemake.input.pretrain),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -28,8 +29,13 @@ def load_checkpoint(model_dir: str | Path) -> tuple[nn.Module, dict]:
     model_dir = Path(model_dir)
     arch = read_json(model_dir / "arch.json")
     model = build_model(arch)
+    weights = model_dir / "model.safetensors"
     try:
-        model.load_state_dict(load_file(str(model_dir / "model.safetensors")))
+        state = load_file(str(weights))
+    except (SafetensorError, OSError) as err:
+        raise ValueError(f"{weights}: not a readable safetensors file ({err})") from err
+    try:
+        model.load_state_dict(state)
     except RuntimeError as err:
         raise ValueError(f"{model_dir / 'model.safetensors'}: does not match arch.json ({err})") from err
     return model.eval(), arch

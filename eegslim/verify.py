@@ -1,0 +1,71 @@
+"""Check every output of a run: what a crash, a kill or a full disk must never leave behind broken.
+
+    python -m eegslim.verify results resources/demo     # prints counts; exit 1 and the problems if any
+
+Checks: each windows.h5 opens and holds summary.json's `n_windows` rows of X and y; each checkpoint
+(arch.json + model.safetensors) rebuilds and loads; each JSON file parses and each metrics.json holds every
+METRIC_KEYS key; each model.onnx loads in onnxruntime; no temporary `*.tmp-*` file of a writer is left.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+import h5py
+import onnxruntime
+
+from eegslim.atomic import read_json
+from eegslim.metrics import METRIC_KEYS
+from eegslim.models.checkpoint import load_checkpoint
+
+
+def _check_windows(summary_path: Path) -> None:
+    expected = read_json(summary_path)["n_windows"]
+    h5_path = summary_path.with_name("windows.h5")
+    with h5py.File(h5_path, "r") as h5:
+        n_x, n_y = h5["X"].shape[0], h5["y"].shape[0]
+        if not n_x == n_y == expected:
+            raise ValueError(f"{h5_path}: {n_x} windows and {n_y} labels, summary.json says {expected}")
+        h5["X"][-1]  # the last chunk is on disk and decodes
+
+
+def _check_metrics(path: Path) -> None:
+    missing = [key for key in METRIC_KEYS if key not in read_json(path)]
+    if missing:
+        raise ValueError(f"{path}: missing keys {missing}")
+
+
+def verify(*roots: str | Path) -> tuple[Counter, list[str]]:
+    """(counts of checked files by kind, problems found) for every output under `roots`."""
+    counts, problems = Counter(), []
+    checks = (
+        ("windows.h5", "summary.json", _check_windows),
+        ("checkpoint", "arch.json", lambda p: load_checkpoint(p.parent)),
+        ("metrics.json", "metrics.json", _check_metrics),
+        ("json", "*.json", read_json),
+        ("onnx", "*.onnx", lambda p: onnxruntime.InferenceSession(str(p), providers=["CPUExecutionProvider"])),
+    )
+    for root in map(Path, roots):
+        for kind, pattern, check in checks:
+            for path in sorted(root.rglob(pattern)):
+                try:
+                    check(path)
+                    counts[kind] += 1
+                except Exception as err:  # noqa: BLE001 (every failure is a finding, reported with its file)
+                    problems.append(f"{path}: {kind} check failed: {type(err).__name__}: {err}")
+        problems += [f"{path}: temporary file left behind" for path in sorted(root.rglob("*.tmp-*"))]
+    return counts, problems
+
+
+def main(argv: list[str]) -> int:
+    counts, problems = verify(*(argv or ["results"]))
+    print(", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "no outputs found")
+    for problem in problems:
+        print(problem)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
