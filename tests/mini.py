@@ -29,10 +29,12 @@ def mini_config() -> dict:
     cfg["datasets"] = {"demo_sleep": sleep}
     cfg["seeds"] = SEEDS
     cfg["models"] = ["eegnet"]
+    cfg["pretrain"]["datasets"] = ["demo_sleep"]  # only configured datasets can be pooled (no pretraining runs)
     cfg["split"].update(val_fraction=0.2, test_fraction=0.2)
     cfg["train"].update(epochs=3, patience=3)
     cfg["prune"].update(methods=["l1_structured"], ratios=[0.5], recoveries=["finetune"], epochs=1)
     cfg["quantize"].update(latency_repeats=3, latency_b64=False)
+    cfg["sensitivity"]["ratios"] = []  # no sensitivity jobs: the rerun tests count jobs per rule
     return cfg
 
 
