@@ -17,8 +17,9 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
+# Snakemake's default output shows every job and 'n of N steps (x%) done'; a failed job's log is printed.
 demo: $(VENV)/.installed
-	$(BIN)/snakemake --cores $(CORES) results/report.html
+	$(BIN)/snakemake --cores $(CORES) --show-failed-logs results/report.html
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

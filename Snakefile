@@ -25,3 +25,4 @@ rule all:
     default_target: True
     input:
         "results/report.html",
+        every_output(),

@@ -22,6 +22,7 @@ from torch import nn
 from .metrics import classification_metrics
 
 logger = logging.getLogger(__name__)
+PROGRESS_S = 30.0  # within an epoch, log the batch reached at most this often (s); epochs are always logged
 
 NO_WEIGHT_DECAY = ("pos_embed", "cls_token", "time_embed")
 
@@ -165,7 +166,8 @@ def fit(model: nn.Module, X_train, y_train, X_val, y_val, cfg: TrainConfig, n_cl
             model.train()
             order = torch.randperm(n, generator=generator)[: steps_per_epoch * bs].to(X.device)
             loss_sum = torch.zeros((), device=device)
-            for batch in order.view(steps_per_epoch, bs):
+            last_report = start
+            for i, batch in enumerate(order.view(steps_per_epoch, bs), 1):
                 lr = lr_at(step, total, warmup, cfg.lr, cfg.min_lr)
                 for group in optimizer.param_groups:
                     group["lr"] = lr * group["lr_scale"]
@@ -180,6 +182,10 @@ def fit(model: nn.Module, X_train, y_train, X_val, y_val, cfg: TrainConfig, n_cl
                     hook(model)
                 loss_sum += loss.detach()
                 step += 1
+                if time.perf_counter() - last_report >= PROGRESS_S and i < steps_per_epoch:
+                    last_report = time.perf_counter()
+                    log.info("epoch %d/%d  batch %d/%d  train loss %.4f", epoch, cfg.epochs, i, steps_per_epoch,
+                             loss_sum.item() / i)
             for hook in epoch_end:
                 hook(model, epoch)
             bacc = evaluate(model, X_val, y_val, n_classes)["balanced_accuracy"]

@@ -165,3 +165,16 @@ def test_stage_train_writes_model_dir(tmp_path):
         p.numel() for p in model.parameters()) == metrics["nonzero_params"]
     assert metrics["macs"] > metrics["params"]  # every weight is used at least once per input
     assert len(json.loads((out / "history.json").read_text())["val_balanced_accuracy"]) == 2
+
+
+def test_progress_is_logged_per_epoch_and_within_long_epochs(eeg_data, monkeypatch, caplog):
+    """Every epoch is logged; a long epoch also logs the batch it has reached (here: every batch, PROGRESS_S 0)."""
+    import eegslim.train
+
+    X_tr, y_tr, X_va, y_va, *_ = eeg_data
+    monkeypatch.setattr(eegslim.train, "PROGRESS_S", 0.0)
+    with caplog.at_level("INFO", logger="eegslim.train"):
+        fit(_eegnet(), X_tr, y_tr, X_va, y_va, TrainConfig(epochs=2, batch_size=30, patience=None), n_classes=3)
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum(m.startswith("epoch ") and "val bacc" in m for m in messages) == 2
+    assert any(m.startswith("epoch 1/2  batch 9/10  train loss") for m in messages), messages[:5]

@@ -77,6 +77,8 @@ def run(model_dir: str | Path, windows_h5: str | Path, split_json: str | Path, o
                  for v in variants}
         reference = predict_onnx(fp32, X, batch_size, eval_threads)
     preds = {v: reference if v == "fp32" else predict_onnx(p, X, batch_size, eval_threads) for v, p in paths.items()}
+    logger.info("predicted %d test windows with %s; measuring latency (%d repeats per variant, interleaved)",
+                len(y), ", ".join(paths), timing["repeats"])
     b1 = latency_interleaved(paths, 1, n_chans, n_times, **timing)
     b64 = latency_interleaved(paths, 64, n_chans, n_times, **timing) if quantize_cfg.get("latency_b64", True) else {}
 

@@ -171,6 +171,19 @@ def sensitivity_files():
     return [f"results/{ds}/{model}/sensitivity.csv" for ds in DATASETS for model in MODELS]
 
 
+def every_output():
+    """Every file of the DAG but the report's: the default target asks for them too, so that `snakemake` with no
+    target regenerates an intermediate that is missing (e.g. deleted by a forced rerun that was killed) and
+    reruns what follows it; `snakemake results/report.html` does not look at intermediates."""
+    files = [f"resources/demo/{ds}/demo.json" for ds in DATASETS if "simulate" in config["datasets"][ds]]
+    for ds in DATASETS:
+        files += [f"results/{ds}/windows.h5", f"results/{ds}/summary.json", f"results/{ds}/splits.json"]
+    for d in model_dirs():
+        files += list(model_files(d).values())
+        files += [f"{d}/onnx/{variant}/model.onnx" for variant in VARIANTS]
+    return files + all_metrics()
+
+
 def raw_input(wildcards):
     """The simulate marker of a demo dataset, else the user's raw folder."""
     cfg = config["datasets"][wildcards.ds]
