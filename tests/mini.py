@@ -1,7 +1,7 @@
 """A copy of the workflow with its own small config.yaml, for tests that edit files or kill runs.
 
 `mini_workdir` copies Snakefile, workflow/, scripts/, envs/ and the eegslim package (file times kept) and writes
-a config.yaml: config.yaml's demo_sleep only, EEGNet only, one pruned configuration, two seeds.
+a config.yaml: config.yaml's demo_sleep only, EEGNet only, one pruned configuration, two seeds, two ONNX variants.
 Jobs: simulate, preprocess, split, 2 train, 2 prune, 4 quantize, report (12 in all).
 The copy's eegslim/ comes first on PYTHONPATH (see `env`), so editing it there is what the jobs would run.
 """
@@ -33,7 +33,7 @@ def mini_config() -> dict:
     cfg["split"].update(val_fraction=0.2, test_fraction=0.2)
     cfg["train"].update(epochs=3, patience=3)
     cfg["prune"].update(methods=["l1_structured"], ratios=[0.5], recoveries=["finetune"], epochs=1)
-    cfg["quantize"].update(latency_repeats=3, latency_b64=False)
+    cfg["quantize"].update(variants=["fp32", "int8_dynamic"], latency_repeats=3, latency_b64=False)
     cfg["sensitivity"]["ratios"] = []  # no sensitivity jobs: the rerun tests count jobs per rule
     return cfg
 

@@ -236,6 +236,21 @@ def test_recovery_none_and_scratch_of_dynamic_methods():
     assert not torch.allclose(final.model.conv_temporal.weight, inherited[kept])   # re-initialised, not inherited
 
 
+def test_scratch_is_not_the_baselines_initialisation(monkeypatch):
+    """The baseline is built right after manual_seed(seed): scratch with that seed must not rewind to it."""
+    arch = eegnet_arch()
+    X, y = _tiny_data(6, 256)
+    torch.manual_seed(7)
+    initial = build_model(arch).conv_temporal.weight.detach().clone()
+    monkeypatch.setattr("eegslim.prune.recovery.fit", lambda *args, **kwargs: {})   # the weights recovery starts from
+    result = prune_model(randomized(arch), arch, "magnitude_global", 0.5)
+    final, _ = recover(result, X[:32], y[:32], X[32:], y[32:], RECOVERY_CFG, 3, "scratch", seed=7)
+    weight, mask = final.model.conv_temporal.weight, final.masks["conv_temporal.weight"]
+    assert mask.any() and not mask.all()
+    assert torch.all(weight[~mask] == 0)
+    assert not torch.equal(weight[mask], initial[mask])
+
+
 # ---- structured methods: exactly the masked original ----------------------------------------------------------
 
 def eegnet_masked_original(model, arch, kept):

@@ -24,7 +24,8 @@ from smk import REPO, run_profile, write_config
 
 SLURM_OVERLAY = REPO / "tests/configs/slurm.yaml"
 JOB_LINE = re.compile(r"SLURM_JOB_ID=(\d+) node=(\S+) gpus=(\S+)")
-EXPECTED_LOGS = {"simulate": 1, "preprocess": 1, "split": 1, "train": 1, "prune": 1, "quantize": 2, "report": 1}
+EXPECTED_LOGS = {"simulate": 1, "preprocess": 1, "split": 1, "train": 1, "prune": 1, "quantize": 2, "sensitivity": 1,
+                 "report": 1}
 GPU_RULES = {"train", "prune"}  # the overlay's prune recovers (trains), so it asks for a GPU too
 
 

@@ -18,6 +18,10 @@ log = logging.getLogger(__name__)
 
 RECOVERY_MODES = ("finetune", "scratch", "none")
 SCHEDULES = ("oneshot", "gradual")
+# Added to the training seed before a scratch model is built: the baseline was built right after
+# manual_seed(seed), so the same seed would rebuild its very initial weights (a lottery-ticket rewind, not
+# the fresh initialisation the study's "from scratch" arm means).
+SCRATCH_SEED_OFFSET = 100_003
 
 
 class Dynamic(Protocol):
@@ -120,7 +124,8 @@ def recover(result: PruneResult, X_train: np.ndarray, y_train: np.ndarray, X_val
             train_cfg: TrainConfig, n_classes: int, recovery: str, seed: int = 0) -> tuple[PruneResult, dict]:
     """Recover accuracy after pruning; returns (the final PruneResult, training history; {} for `none`).
 
-    finetune: train the inherited weights. scratch: rebuild the arch with fresh weights (seed `seed`), re-apply
+    finetune: train the inherited weights. scratch: rebuild the arch with fresh weights (seed `seed` +
+    SCRATCH_SEED_OFFSET, never the baseline's initial weights), re-apply
     the masks (one-shot) or restart the dynamic pruning, train with the same epochs and schedule. Both keep the
     masks after every step. none: no training (dynamic pruning jumps to its final state).
     """
@@ -131,7 +136,7 @@ def recover(result: PruneResult, X_train: np.ndarray, y_train: np.ndarray, X_val
         return (dynamic.finish(result.model) if dynamic else result), {}
     model = result.model
     if recovery == "scratch":
-        torch.manual_seed(seed)
+        torch.manual_seed(seed + SCRATCH_SEED_OFFSET)
         model = build_model(result.arch)
         if dynamic:
             dynamic.start(model)
