@@ -21,7 +21,7 @@ import torch
 
 from .models import embedding_rows
 from .models.masked import MaskedEEGModel, symmetric_masks
-from .train import NO_WEIGHT_DECAY, lr_at, resolve_device
+from .train import NO_WEIGHT_DECAY, EpochProgress, cpu_deterministic, lr_at, resolve_device
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +143,8 @@ def evaluate_loss(model: MaskedEEGModel, sets: list[PatchSet], cfg: PretrainConf
 def pretrain(model: MaskedEEGModel, train_sets: list[PatchSet], val_sets: list[PatchSet], cfg: PretrainConfig,
              log: logging.Logger = logger) -> dict:
     """Train `model` in place on `train_sets`; return the history (per epoch `train_loss`, `val_loss`, `lr`,
-    `seconds`, plus `windows` per set). The last epoch's weights are kept (the loss has no selection role)."""
+    `seconds`, plus `windows` per set). The last epoch's weights are kept (the loss has no selection role).
+    Deterministic on CPU for a given seed; a long epoch also logs the batch it has reached (see `EpochProgress`)."""
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
     model.to(device)
@@ -158,29 +159,34 @@ def pretrain(model: MaskedEEGModel, train_sets: list[PatchSet], val_sets: list[P
                "windows": {s.name: len(s.X) for s in train_sets},
                "val_windows": {s.name: len(s.X) for s in val_sets}}
     step = 0
-    for epoch in range(1, cfg.epochs + 1):
-        start = time.perf_counter()
-        model.train()
-        loss_sum, seen = 0.0, 0
-        for i, idx in epoch_batches(train_sets, cfg.batch_size, order_gen):
-            lr = lr_at(step, total, warmup, cfg.lr, cfg.min_lr)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            optimizer.zero_grad(set_to_none=True)
-            loss = _step_loss(model, train_sets[i], idx, cfg.mask_ratio, mask_gen, device, backward=True)
-            if cfg.clip_grad:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
-            optimizer.step()
-            loss_sum += loss * len(idx)
-            seen += len(idx)
-            step += 1
-        train_loss = loss_sum / seen
-        val_loss = evaluate_loss(model, val_sets, cfg)
-        seconds = time.perf_counter() - start
-        for key, value in zip(("epoch", "train_loss", "val_loss", "lr", "seconds"),
-                              (epoch, train_loss, val_loss, lr, seconds)):
-            history[key].append(value)
-        log.info("pretrain epoch %d/%d  train loss %.4f  val loss %s  lr %.2e  %.1f s", epoch, cfg.epochs,
-                 train_loss, "n/a" if val_loss is None else f"{val_loss:.4f}", lr, seconds)
+    with cpu_deterministic(device):
+        for epoch in range(1, cfg.epochs + 1):
+            start = time.perf_counter()
+            model.train()
+            loss_sum, seen = 0.0, 0
+            progress = EpochProgress(steps_per_epoch)
+            for b, (i, idx) in enumerate(epoch_batches(train_sets, cfg.batch_size, order_gen), 1):
+                lr = lr_at(step, total, warmup, cfg.lr, cfg.min_lr)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                optimizer.zero_grad(set_to_none=True)
+                loss = _step_loss(model, train_sets[i], idx, cfg.mask_ratio, mask_gen, device, backward=True)
+                if cfg.clip_grad:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
+                optimizer.step()
+                loss_sum += loss * len(idx)
+                seen += len(idx)
+                step += 1
+                if progress.due(b):
+                    log.info("pretrain epoch %d/%d  batch %d/%d  train loss %.4f", epoch, cfg.epochs, b,
+                             steps_per_epoch, loss_sum / seen)
+            train_loss = loss_sum / seen
+            val_loss = evaluate_loss(model, val_sets, cfg)
+            seconds = time.perf_counter() - start
+            for key, value in zip(("epoch", "train_loss", "val_loss", "lr", "seconds"),
+                                  (epoch, train_loss, val_loss, lr, seconds)):
+                history[key].append(value)
+            log.info("pretrain epoch %d/%d  train loss %.4f  val loss %s  lr %.2e  %.1f s", epoch, cfg.epochs,
+                     train_loss, "n/a" if val_loss is None else f"{val_loss:.4f}", lr, seconds)
     model.eval()
     return history

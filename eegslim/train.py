@@ -11,7 +11,8 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +54,35 @@ class TrainConfig:
 
 def resolve_device(device: str) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else torch.device(device)
+
+
+@contextmanager
+def cpu_deterministic(device: torch.device) -> Iterator[None]:
+    """Deterministic kernels inside the block when `device` is the CPU; the previous setting is restored after.
+
+    They cost nothing on CPU; on CUDA they slow cuDNN convs and some backward ops have no deterministic version
+    anyway, so GPU runs are reproducible only up to floating-point ordering.
+    """
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(device.type == "cpu", warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was_deterministic)
+
+
+class EpochProgress:
+    """Whether batch i (1-based) of an epoch of `n_batches` is due a log line: every PROGRESS_S s, never the last."""
+
+    def __init__(self, n_batches: int):
+        self.n_batches, self.last = n_batches, time.perf_counter()
+
+    def due(self, i: int) -> bool:
+        now = time.perf_counter()
+        if now - self.last < PROGRESS_S or i >= self.n_batches:
+            return False
+        self.last = now
+        return True
 
 
 def _layer_id(name: str, n_layers: int) -> int:
@@ -156,17 +186,13 @@ def fit(model: nn.Module, X_train, y_train, X_val, y_val, cfg: TrainConfig, n_cl
     history = {"epoch": [], "train_loss": [], "val_balanced_accuracy": [], "lr": [], "seconds": []}
     best_bacc, best_epoch, best_state, stale = -1.0, 0, None, 0
     step = 0
-    # Deterministic kernels cost nothing on CPU; on CUDA they slow cuDNN convs and some backward ops have no
-    # deterministic version anyway, so GPU runs are reproducible only up to floating-point ordering.
-    was_deterministic = torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(device.type == "cpu", warn_only=True)
-    try:
+    with cpu_deterministic(device):
         for epoch in range(1, cfg.epochs + 1):
             start = time.perf_counter()
             model.train()
             order = torch.randperm(n, generator=generator)[: steps_per_epoch * bs].to(X.device)
             loss_sum = torch.zeros((), device=device)
-            last_report = start
+            progress = EpochProgress(steps_per_epoch)
             for i, batch in enumerate(order.view(steps_per_epoch, bs), 1):
                 lr = lr_at(step, total, warmup, cfg.lr, cfg.min_lr)
                 for group in optimizer.param_groups:
@@ -182,8 +208,7 @@ def fit(model: nn.Module, X_train, y_train, X_val, y_val, cfg: TrainConfig, n_cl
                     hook(model)
                 loss_sum += loss.detach()
                 step += 1
-                if time.perf_counter() - last_report >= PROGRESS_S and i < steps_per_epoch:
-                    last_report = time.perf_counter()
+                if progress.due(i):
                     log.info("epoch %d/%d  batch %d/%d  train loss %.4f", epoch, cfg.epochs, i, steps_per_epoch,
                              loss_sum.item() / i)
             for hook in epoch_end:
@@ -205,8 +230,6 @@ def fit(model: nn.Module, X_train, y_train, X_val, y_val, cfg: TrainConfig, n_cl
                 if cfg.patience is not None and stale >= cfg.patience:
                     log.info("early stop: no val improvement for %d epochs", stale)
                     break
-    finally:
-        torch.use_deterministic_algorithms(was_deterministic)
     if best_state is not None:
         model.load_state_dict(best_state)
     else:

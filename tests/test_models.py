@@ -94,6 +94,14 @@ def test_labram_base_backbone_count_and_sizes():
     assert (large.embed_dim, large.depth, large.head_dim) == (400, 16, 25)
 
 
+def test_labram_large_backbone_count():
+    """`large` = LaBraM-Large's width at 16 blocks: 30.9M backbone params (labram.py SIZES; models.md §2 lists
+    only the 24-block Large, 46.3M)."""
+    model = Labram(labram_config("large", 23, 1000, 2, TUAB))
+    backbone = count_params(model) - count_params(model.head)
+    assert backbone == 30_859_520 and math.isclose(backbone, 30.9e6, rel_tol=0.01)
+
+
 def _fake_base_checkpoint(path):
     """A labram-base.pth-like pretraining checkpoint with exactly the key names and shapes of models.md §2.3."""
     E, hd = 200, 20

@@ -104,6 +104,39 @@ def test_pretraining_loss_falls_on_eeg_like_windows():
     assert history["val_loss"][-1] < history["val_loss"][0]
 
 
+def _tiny_sets():
+    ch = ["C3", "Cz", "C4"]
+    return [patch_windows("a", eeg_windows(3, 12, ch, 400, 200.0), 200.0, ch, 200, 200.0, 16)]
+
+
+def test_pretrain_is_deterministic_on_cpu_for_a_seed():
+    """Same seed, same losses (drop path and masks included); deterministic kernels are on while it trains."""
+    cfg = PretrainConfig(epochs=2, batch_size=4, lr=1e-3, drop_path=0.1, device="cpu", seed=5)
+    runs, flags = [], []
+    for seed in (5, 5, 6):
+        torch.manual_seed(0)
+        model = MaskedEEGModel(Labram(encoder_config("tiny", drop_path=0.1)))
+        model.register_forward_pre_hook(lambda *_: flags.append(torch.are_deterministic_algorithms_enabled()))
+        history = pretrain(model, _tiny_sets(), _tiny_sets(), PretrainConfig(**{**cfg.__dict__, "seed": seed}))
+        runs.append(history["train_loss"] + history["val_loss"])
+    assert runs[0] == runs[1] and runs[0] != runs[2]
+    assert flags and all(flags) and not torch.are_deterministic_algorithms_enabled()
+
+
+def test_pretrain_logs_progress_within_long_epochs(monkeypatch, caplog):
+    """With the progress interval at 0, every batch but an epoch's last is logged; epochs are logged too."""
+    import eegslim.train
+
+    monkeypatch.setattr(eegslim.train, "PROGRESS_S", 0.0)
+    model = MaskedEEGModel(Labram(encoder_config("tiny", drop_path=0.0)))
+    with caplog.at_level("INFO", logger="eegslim.pretrain"):
+        pretrain(model, _tiny_sets(), [], PretrainConfig(epochs=1, batch_size=4, device="cpu"))
+    messages = [r.getMessage() for r in caplog.records]
+    assert [m.split("  train")[0] for m in messages if "batch" in m] == ["pretrain epoch 1/1  batch 1/3",
+                                                                        "pretrain epoch 1/1  batch 2/3"]
+    assert sum(m.startswith("pretrain epoch 1/1  train loss") for m in messages) == 1
+
+
 # ---- checkpoints ------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

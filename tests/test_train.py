@@ -10,7 +10,8 @@ import torch
 from eegslim.metrics import METRIC_KEYS
 from eegslim.models import arch_for, build_model
 from eegslim.models.checkpoint import load_checkpoint
-from eegslim.train import TrainConfig, evaluate, fit, lr_at, param_groups, predict
+from eegslim.models.labram import drop_path
+from eegslim.train import TrainConfig, _class_weights, evaluate, fit, lr_at, param_groups, predict, resolve_device
 
 FREQS = (5.0, 11.0, 19.0)
 
@@ -178,3 +179,59 @@ def test_progress_is_logged_per_epoch_and_within_long_epochs(eeg_data, monkeypat
     messages = [r.getMessage() for r in caplog.records]
     assert sum(m.startswith("epoch ") and "val bacc" in m for m in messages) == 2
     assert any(m.startswith("epoch 1/2  batch 9/10  train loss") for m in messages), messages[:5]
+
+
+def test_class_weights_are_inverse_frequency():
+    y = torch.tensor([0] * 6 + [1] * 3 + [2])
+    assert torch.allclose(_class_weights(y, 4), torch.tensor([10 / 24, 10 / 12, 10 / 4, 0.0]))   # n / (K * count)
+
+
+@pytest.mark.parametrize("class_weights", [True, False])
+def test_class_weights_and_label_smoothing_reach_the_loss(eeg_data, monkeypatch, class_weights):
+    X_tr, y_tr, X_va, y_va, *_ = eeg_data
+    y_imbalanced = np.where(np.arange(len(y_tr)) < 200, 0, y_tr)          # class 0 dominates
+    seen, cross_entropy = [], torch.nn.functional.cross_entropy
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs)
+        return cross_entropy(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", spy)
+    cfg = TrainConfig(epochs=1, batch_size=100, label_smoothing=0.2, class_weights=class_weights)
+    fit(_eegnet(), X_tr, y_imbalanced, X_va, y_va, cfg, n_classes=3)
+    assert len(seen) == 3 and all(kw["label_smoothing"] == 0.2 for kw in seen)
+    expected = _class_weights(torch.as_tensor(y_imbalanced), 3) if class_weights else None
+    for kw in seen:
+        assert kw["weight"] is None if expected is None else torch.equal(kw["weight"], expected)
+    if class_weights:
+        assert expected[0] < 1 < expected[1]
+
+
+def test_drop_path_zeroes_whole_samples_in_training_only():
+    x = torch.ones(2000, 5, 4)
+    torch.manual_seed(0)
+    out = drop_path(x, 0.3, training=True)
+    per_sample = out.flatten(1)
+    assert torch.all(per_sample == per_sample[:, :1])                   # a sample is kept or dropped whole
+    assert per_sample[:, 0].unique().tolist() == pytest.approx([0.0, 1 / 0.7])     # kept ones rescaled
+    assert (per_sample[:, 0] == 0).float().mean().item() == pytest.approx(0.3, abs=0.03)
+    assert drop_path(x, 0.3, training=False) is x and drop_path(x, 0.0, training=True) is x
+
+
+def test_drop_path_rates_rise_linearly_over_blocks_and_apply_in_training():
+    model = _labram(depth=5, num_heads=4, mlp_hidden=400, drop_path=0.2)
+    assert [b.drop for b in model.blocks] == pytest.approx(np.linspace(0, 0.2, 5).tolist())
+    block = model.blocks[-1]
+    x = torch.randn(1, 7, model.cfg.embed_dim).repeat(64, 1, 1)
+    torch.manual_seed(0)
+    block.train()
+    assert not torch.allclose(block(x), block(x)[:1].expand_as(x))      # some samples lose a branch
+    block.eval()
+    assert torch.allclose(block(x), block(x)[:1].expand_as(x))
+
+
+def test_resolve_device_auto_picks_cuda_when_available(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda") and resolve_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")

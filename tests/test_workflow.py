@@ -76,6 +76,20 @@ def test_default_config_is_valid():
     assert config_errors(default_config(), SCHEMA) == []
 
 
+def test_schema_defaults_give_finetune_labram_recipe_and_keep_train_plain():
+    """Snakemake's validate (set_default) fills a missing `finetune` block with config.yaml's transformer recipe."""
+    from snakemake.utils import validate
+
+    cfg = default_config()
+    shipped = cfg.pop("finetune")
+    cfg["train"] = {"epochs": 3}
+    validate(cfg, schema=str(SCHEMA))
+    assert cfg["finetune"]["layer_decay"] == 0.65 and cfg["finetune"]["label_smoothing"] == 0.1
+    assert cfg["finetune"] == {**shipped, "min_lr": 1.0e-6}
+    assert cfg["train"]["epochs"] == 3 and cfg["train"]["layer_decay"] is None
+    assert cfg["train"]["label_smoothing"] == 0.0 and cfg["train"]["weight_decay"] == 0.01
+
+
 @pytest.mark.parametrize(
     ("edit", "key"),
     [
