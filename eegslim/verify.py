@@ -4,7 +4,8 @@
 
 Checks: each windows.h5 opens and holds summary.json's `n_windows` rows of X and y; each checkpoint
 (arch.json + model.safetensors) rebuilds and loads; each JSON file parses and each metrics.json holds every
-METRIC_KEYS key; each model.onnx loads in onnxruntime; no temporary `*.tmp-*` file of a writer is left.
+METRIC_KEYS key; each model.onnx loads in onnxruntime; each CSV table (results/tables/*.csv, sensitivity.csv)
+parses with a header; each HTML page (report.html) is complete; no temporary `*.tmp-*` file of a writer is left.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import h5py
 import onnxruntime
+import pandas as pd
 
 from eegslim.atomic import read_json
 from eegslim.metrics import METRIC_KEYS
@@ -37,6 +39,19 @@ def _check_metrics(path: Path) -> None:
         raise ValueError(f"{path}: missing keys {missing}")
 
 
+def _check_csv(path: Path) -> None:
+    """A table that pandas parses, with a header row (an empty file raises pandas' EmptyDataError)."""
+    if pd.read_csv(path).columns.empty:
+        raise ValueError(f"{path}: no header row")
+
+
+def _check_html(path: Path) -> None:
+    """A page written to its end: non-empty and closed by </html>."""
+    text = path.read_text(encoding="utf-8").rstrip()
+    if not text.lower().endswith("</html>"):
+        raise ValueError(f"{path}: {'empty' if not text else 'does not end with </html> (truncated?)'}")
+
+
 def verify(*roots: str | Path) -> tuple[Counter, list[str]]:
     """(counts of checked files by kind, problems found) for every output under `roots`."""
     counts, problems = Counter(), []
@@ -46,6 +61,8 @@ def verify(*roots: str | Path) -> tuple[Counter, list[str]]:
         ("metrics.json", "metrics.json", _check_metrics),
         ("json", "*.json", read_json),
         ("onnx", "*.onnx", lambda p: onnxruntime.InferenceSession(str(p), providers=["CPUExecutionProvider"])),
+        ("csv", "*.csv", _check_csv),
+        ("html", "*.html", _check_html),
     )
     for root in map(Path, roots):
         for kind, pattern, check in checks:

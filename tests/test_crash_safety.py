@@ -19,14 +19,15 @@ from test_determinism import outputs
 # lines before it, the `with` that opens the temporary) or write to an in-memory buffer.
 WRITERS = re.compile(r"open\([^)]*['\"][wa]b?['\"]|h5py\.File\([^)]*['\"][wa]|torch\.save\(|save_file\(|onnx\.save|"
                      r"\.savefig\(|\.to_csv\(|export_raw\(|torch\.onnx\.export\(|quantize_dynamic\(|np\.save|"
-                     r"write_text\(|write_bytes\(|\.write_edf\(|\.write\(")
+                     r"write_text\(|write_bytes\(|\.write_edf\(|\.write\(|json\.dump\(|pickle\.dump\(|"
+                     r"shutil\.copy|\.to_parquet\(")
 # Not checked: logging.FileHandler (logs.py) streams the rule's log while the job runs; a log is not a result,
 # and a killed job's log is overwritten by its rerun.
 
 
 def test_every_writer_in_eegslim_writes_a_temporary_and_renames():
     unsafe = []
-    for path in sorted((REPO / "eegslim").rglob("*.py")):
+    for path in sorted([*(REPO / "eegslim").rglob("*.py"), *(REPO / "scripts").rglob("*.py")]):
         if path.name == "atomic.py":
             continue
         lines = path.read_text().splitlines()
@@ -60,6 +61,23 @@ def test_verify_finds_a_truncated_output_and_a_leftover_temporary(tmp_path):
     assert any("metrics.json: metrics.json check failed" in p for p in problems), problems
     assert any(".model.tmp-1.onnx: temporary file left behind" in p for p in problems), problems
 
+
+
+def test_verify_checks_csv_tables_and_the_html_page(tmp_path):
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    (tables / "results.csv").write_text("dataset,model\nsleep,eegnet\n")
+    (tables / "selection.csv").write_text("")  # killed before the header was written
+    (tmp_path / "sensitivity.csv").write_text('layer,ratio\n"conv,0.5\n')  # cut inside a quoted field
+    (tmp_path / "report.html").write_text("<html><body>ok</body></html>\n")
+    (tmp_path / "cut.html").write_text("<html><body><table><tr>")
+    (tmp_path / "empty.html").write_text("")
+    counts, problems = verify(tmp_path)
+    assert counts["csv"] == 1 and counts["html"] == 1, counts
+    assert any("selection.csv: csv check failed" in p for p in problems), problems
+    assert any("sensitivity.csv: csv check failed" in p for p in problems), problems
+    assert any("cut.html: html check failed" in p and "</html>" in p for p in problems), problems
+    assert any("empty.html: html check failed" in p and "empty" in p for p in problems), problems
 
 @pytest.mark.slow
 @pytest.mark.e2e

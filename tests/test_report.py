@@ -347,3 +347,28 @@ def test_models_beside_published_results_and_pretraining_curve(built, tmp_path):
     pretrain = page.split("<h2>Masked pretraining</h2>")[1]
     assert "bids_rest" in pretrain and "3.200 → 2.700" in pretrain and "data:image/png;base64," in pretrain
     assert page.count("data:image/png;base64,") == built["html"].count("data:image/png;base64,") + 1
+
+
+def test_pareto_and_size_figures_draw_std_error_bars(built, monkeypatch):
+    """A 2-seed aggregate (EEGNet l1_structured 0.5, ±0.02) reaches Axes.errorbar with its std as yerr."""
+    from matplotlib.axes import Axes
+
+    from eegslim.report import collect, compression_figures, figures
+
+    yerrs = []
+    real = Axes.errorbar
+
+    def spy(self, x, y, yerr=None, **kw):
+        yerrs.extend([] if yerr is None else list(yerr))
+        return real(self, x, y, yerr=yerr, **kw)
+
+    monkeypatch.setattr(Axes, "errorbar", spy)
+    std = pd.Series([-0.02, 0.02]).std()
+    variants = pd.read_csv(built["tables"] / "variants.csv")
+    assert compression_figures.pareto_figure(variants[variants["dataset"] == "sleep_edf"],
+                                             {"eegnet": 0.82, "labram": 0.86}, 0.01)
+    assert any(math.isclose(e, std) for e in yerrs)
+    yerrs.clear()
+    agg = collect.aggregate(collect.load_records(built["files"]))
+    assert figures.size_figure(agg[agg["dataset"] == "sleep_edf"])
+    assert any(math.isclose(e, std) for e in yerrs)

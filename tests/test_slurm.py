@@ -109,7 +109,7 @@ def test_training_jobs_and_only_they_got_a_gpu(slurm_run, cluster):
     _, workdir = slurm_run
     known = cluster.jobs()
     for path, (rule, job_id, gpus) in rule_logs(workdir).items():
-        tres = known[job_id].get("TresPerJob", "")  # gres:gpu:N when the job asked for GPUs (N may be 0)
+        tres = known[job_id].get("TresPerJob", "")  # gres:gpu:N when the job asked for GPUs, absent otherwise
         requested = int(m.group(1)) if (m := re.search(r"gpu:(\d+)$", tres)) else 0
         if rule in GPU_RULES:
             assert requested == 1 and gpus != "none", (path, tres, gpus)

@@ -20,8 +20,8 @@ AXES = (("file_bytes_mean", "pareto_size", "ONNX file size (kB, log scale)", 1e-
 def pareto_figure(variants: pd.DataFrame, baseline_ba: dict[str, float], budget: float) -> str | None:
     """Balanced accuracy vs file size (top) and vs batch-1 latency (bottom) of every ONNX variant of one
     dataset, one column per model. Marker = variant, colour = method (baseline = unpruned); the Pareto front is
-    joined by a step line and its points are filled; the band is the baseline's balanced accuracy ± budget.
-    None when there are no variants."""
+    joined by a step line and its points are filled; error bars are ± the std over seeds; the band is the
+    baseline's balanced accuracy ± budget. None when there are no variants."""
     if variants.empty:
         return None
     models = sorted(variants["model"].unique())
@@ -42,9 +42,12 @@ def pareto_figure(variants: pd.DataFrame, baseline_ba: dict[str, float], budget:
                 for (method, variant), part in mine.groupby([methods[mine.index], "variant"], sort=True):
                     on = part[front_col].astype(bool)
                     for filled, pts in ((True, part[on]), (False, part[~on])):
-                        ax.plot(pts[x] * scale, pts["balanced_accuracy_mean"], linestyle="none",
-                                marker=markers[variant], color=colors[method], markersize=6,
-                                markerfacecolor=colors[method] if filled else "none")
+                        if pts.empty:
+                            continue
+                        ax.errorbar(pts[x] * scale, pts["balanced_accuracy_mean"],
+                                    yerr=np.nan_to_num(pts["balanced_accuracy_std"]), linestyle="none",
+                                    marker=markers[variant], color=colors[method], markersize=6, capsize=2,
+                                    markerfacecolor=colors[method] if filled else "none")
                 front = mine[mine[front_col].astype(bool)].sort_values(x)
                 ax.step(front[x] * scale, front["balanced_accuracy_mean"], where="post", color="0.3", linewidth=1,
                         label="Pareto front (filled)")
