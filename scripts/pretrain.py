@@ -18,4 +18,5 @@ pretrain.run(
     model_cfg=json.loads(snakemake.params.model_cfg),
     pretrain_cfg=json.loads(snakemake.params.settings),
     seed=int(snakemake.params.seed),
+    channels=json.loads(snakemake.params.channels),
 )

@@ -50,6 +50,16 @@ def test_report_shows_both_demo_datasets(demo):
     assert len(selection) == 1 + 2 * len(cfg["datasets"]) * len(cfg["models"])  # smallest and fastest per pair
 
 
+def test_block_confounded_caveat_reaches_split_and_every_spampinato_metrics(demo):
+    """The report's 'block-confounded' could come from config.yaml's published-source text; check the files."""
+    split = json.loads((demo / "results/demo_spampinato/splits.json").read_text())
+    assert split["protocol"] == "official" and split["caveat"].startswith("block-confounded")
+    records = [r for r in metrics_records(demo) if r["dataset"] == "demo_spampinato"]
+    assert records and all(r["split_protocol"] == "official" for r in records)
+    assert all((r["split_caveat"] or "").startswith("block-confounded") for r in records), {
+        r["split_caveat"] for r in records}
+
+
 def test_every_metrics_json_is_complete_and_in_range(demo):
     cfg = merged_config()
     records = metrics_records(demo)

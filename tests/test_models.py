@@ -151,6 +151,23 @@ def test_labram_load_pretrained_refuses_incomplete(tmp_path):
         load_pretrained(Labram(labram_config("tiny", 2, 200, 2, ["C3", "C4"])), tmp_path / "full.pth")
 
 
+def test_labram_load_pretrained_refuses_pickled_args_unless_allowed(tmp_path):
+    """A checkpoint with an argparse.Namespace (LaBraM saves its `args`) goes through the safe .pth loader."""
+    import argparse
+
+    from eegslim.io.pth import UnsafePickleError
+
+    _fake_base_checkpoint(tmp_path / "full.pth")
+    state = torch.load(tmp_path / "full.pth", weights_only=True)["model"]
+    torch.save({"model": state, "args": argparse.Namespace(lr=5e-4)}, tmp_path / "args.pth")
+    model = Labram(labram_config("base", 2, 200, 2, ["C3", "C4"]))
+    with pytest.raises(UnsafePickleError, match=r"args\.pth: refused .*'argparse\.Namespace'.*labram\.allowed_globals"):
+        load_pretrained(model, tmp_path / "args.pth")
+    report = load_pretrained(model, tmp_path / "args.pth", allowed_globals=["argparse.Namespace"])
+    assert torch.equal(model.blocks[0].attn.qkv.weight, state["student.blocks.0.attn.qkv.weight"])
+    assert "head.weight" in report["missing"]
+
+
 def test_labram_forward_shapes_and_patch_limits():
     model = Labram(labram_config("tiny", 3, 600, 5, ["C3", "CZ", "C4"])).eval()
     assert model(torch.randn(2, 3, 600)).shape == (2, 5)

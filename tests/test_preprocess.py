@@ -169,11 +169,19 @@ def test_stage_missing_root_and_empty_folder(tmp_path):
     assert leftovers(tmp_path) == ["empty"]
 
 
-def test_stage_missing_channels_skipped_or_fatal(tmp_path):
+def test_stage_missing_channels_skipped_or_fatal(tmp_path, caplog):
     root = sleep_tree(tmp_path / "raw", nights=("SC4001E",))
     write_stepped_psg(root / "SC4021E0-PSG.edf", names=("EEG Pz-Oz", "EOG horizontal"))
     write_hypnogram(root / "SC4021EC-Hypnogram.edf", STAGES)
+    write_stepped_psg(root / "SC4031E0-PSG.edf")                           # no hypnogram
     out = tmp_path / "out"
+    with caplog.at_level("INFO", logger="eegslim.stages.preprocess"):
+        run("s", {**SLEEP_CFG, "root": str(root)}, out / "w.h5", out / "s.json")
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]  # one, at the end
+    assert caplog.records[-1].levelname == "WARNING" and warning.startswith("s: 2 recording(s) skipped:")
+    assert f"\n  {root / 'SC4021E0-PSG.edf'}: missing channels ['Fpz-Cz']" in warning
+    assert f"\n  {root / 'SC4031E0-PSG.edf'}: no hypnogram" in warning
+    (root / "SC4031E0-PSG.edf").unlink()
     run("s", {**SLEEP_CFG, "root": str(root)}, out / "w.h5", out / "s.json")
     skipped = json.loads((out / "s.json").read_text())["recordings"]["skipped"]
     assert skipped == [{"path": "SC4021E0-PSG.edf", "reason": skipped[0]["reason"]}]

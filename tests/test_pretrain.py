@@ -192,6 +192,78 @@ def test_finetune_stage_starts_from_the_pretrained_encoder(pretrained, tmp_path)
                         train_cfg, seed=0)
 
 
+def test_finetune_stage_passes_allowed_globals_to_the_checkpoint_loader(pretrained, tmp_path):
+    """labram.allowed_globals reaches load_pretrained: a checkpoint with pickled args loads only with it."""
+    import argparse
+
+    from eegslim.io.pth import UnsafePickleError
+
+    files = pretrained["files"]["rest"]
+    state = Labram(labram_config("tiny", 5, 400, 2, ["Fp1", "Fp2", "C3", "C4", "O1"])).state_dict()
+    ckpt = tmp_path / "labram-tiny.pth"
+    torch.save({"model": {f"student.{k}": v for k, v in state.items()}, "args": argparse.Namespace(lr=1)}, ckpt)
+    model_cfg = {"size": "tiny", "init": "pretrained", "pretrained_path": str(ckpt), "patch_size": 200}
+    train_cfg = {"epochs": 1, "batch_size": 8}
+    with pytest.raises(UnsafePickleError, match="argparse.Namespace"):
+        train_stage.run("rest", "labram_pt", files["windows"], files["split"], tmp_path / "a", model_cfg, train_cfg,
+                        seed=0)
+    record = train_stage.run("rest", "labram_pt", files["windows"], files["split"], tmp_path / "b",
+                             {**model_cfg, "allowed_globals": ["argparse.Namespace"]}, train_cfg, seed=0)
+    assert record["model"] == "labram_pt" and "allowed_globals" not in read_json(tmp_path / "b/arch.json")
+
+
+# ---- a common channel set (pretrain.channels) -------------------------------------------------------------
+
+def test_pooled_channels_keeps_common_or_listed_names_and_names_the_lacking_dataset():
+    lists = {"rest": ["Fp1", "Fp2", "C3", "Cz"], "mmi": ["Cz", "C3", "O1"]}
+    assert pretrain_stage.pooled_channels(None, lists) is None
+    assert pretrain_stage.pooled_channels("common", lists) == ["C3", "Cz"]
+    assert pretrain_stage.pooled_channels(["CZ", "EEG C3-REF"], lists) == ["Cz", "C3"]
+    with pytest.raises(ValueError, match=r"dataset 'mmi' lacks \['Fp1'\]"):
+        pretrain_stage.pooled_channels(["Cz", "Fp1"], lists)
+    with pytest.raises(ValueError, match="pretrain.channels 'common'.*share no channel"):
+        pretrain_stage.pooled_channels("common", {**lists, "sleep": ["Fpz-Cz"]})
+
+
+@pytest.mark.parametrize(("channels", "expected"), [(None, {"rest": 5, "mmi": 4}), ("common", {"rest": 3, "mmi": 3}),
+                                                    (["O1"], {"rest": 1, "mmi": 1})])
+def test_pretrain_stage_restricts_pooled_windows_before_patching(tmp_path, monkeypatch, channels, expected):
+    files = {}
+    for name, chans in (("rest", ["O1", "C3", "Pz", "Cz", "Oz"]), ("mmi", ["Cz", "Fp1", "C3", "O1"])):
+        h5, split = write_dataset(tmp_path, name, chans, 200.0, 1, n_subjects=3, per_subject=2)
+        files[name] = {"windows": h5, "split": split}
+    seen = {}
+    monkeypatch.setattr(pretrain_stage, "pretrain_and_save", lambda train, val, *a, **k: seen.update(
+        {s.name: s for s in train}))
+    pretrain_stage.run(files, tmp_path / "out", "tiny", {"patch_size": 200}, {"epochs": 1}, channels=channels)
+    assert {name: s.X.shape[1] for name, s in seen.items()} == expected
+    if channels == "common":                       # same channels in the same order: the same embedding rows
+        assert torch.equal(seen["rest"].rows, seen["mmi"].rows)
+
+
+def test_pretrain_stage_refuses_a_listed_channel_one_dataset_lacks(tmp_path):
+    files = {}
+    for name, chans in (("rest", ["O1", "Cz"]), ("mmi", ["Cz", "C3"])):
+        h5, split = write_dataset(tmp_path, name, chans, 200.0, 1, n_subjects=3, per_subject=2)
+        files[name] = {"windows": h5, "split": split}
+    with pytest.raises(ValueError, match=r"dataset 'mmi' lacks \['O1'\]"):
+        pretrain_stage.run(files, tmp_path / "out", "tiny", {"patch_size": 200}, {"epochs": 1}, channels=["Cz", "O1"])
+
+
+@pytest.mark.parametrize(("value", "valid"), [(None, True), ("common", True), (["Cz", "C3"], True), ("all", False),
+                                              ([], False), (["Cz", "Cz"], False)])
+def test_schema_accepts_only_null_common_or_a_channel_list(value, valid):
+    import yaml
+
+    from eegslim.config import config_errors
+
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["pretrain"]["channels"] = value
+    errors = config_errors(cfg, REPO / "workflow/schemas/config.schema.yaml")
+    assert (errors == []) is valid, errors
+    assert valid or any("pretrain.channels" in e for e in errors)
+
+
 # ---- the DAG ----------------------------------------------------------------------------------------------
 
 def rule_edges(output: str) -> set[tuple[str, str]]:

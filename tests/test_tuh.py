@@ -12,6 +12,7 @@ import pytest
 from eegslim.datasets import ADAPTERS
 from eegslim.datasets.tuev import read_rec
 from eegslim.io import RecordingError, read_raw
+from eegslim.io.channels import is_electrode
 from eegslim.stages.preprocess import run
 from eegslim.store import load_windows
 
@@ -51,6 +52,31 @@ def test_tuh_names_normalise_to_labram_channels(tmp_path):
     pick_channels(raw, LABRAM, tmp_path / "x.edf")
     assert raw.ch_names == ["Fp1", "Fp2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8", "T3", "T4",
                             "T5", "T6", "A1", "A2", "Fz", "Cz", "Pz", "T1", "T2"]  # fmt: skip
+
+
+TUH_EXTRAS = ["EEG SP1-REF", "EEG SP2-REF", "EEG PG1-REF", "EEG C3P-REF", "EEG LUC-REF", "EEG RLC-REF", "EEG 20-REF",
+              "EEG 127-REF", "EEG EKG1-REF", "EMG-REF", "PHOTIC-REF", "IBI", "BURSTS", "SUPPR", "EEG ROC-REF"]
+
+
+def test_is_electrode_only_for_scalp_positions():
+    assert all(is_electrode(n) for n in ("EEG FP1-REF", "T1-REF", "A2", "EEG T3-LE", "Fpz-Cz", "OZ"))
+    assert not any(is_electrode(n) for n in TUH_EXTRAS + ["EEG 001", "A1-X"])
+
+
+@pytest.mark.parametrize(("adapter", "window_s"), [("tuab", 10), ("tuev", 5)])
+def test_tuh_channels_null_keeps_only_scalp_positions(tmp_path, adapter, window_s):
+    """channels: null on a TUH file with sphenoidal, numbered, EKG, photic and burst leads keeps the 23 positions."""
+    names = TUH_NAMES[:23] + TUH_EXTRAS
+    if adapter == "tuab":
+        write_tuh_edf(tmp_path / "edf/train/normal/01_tcp_ar/aaaaaaaa_s001_t000.edf", names=names)
+    else:
+        write_tuh_edf(tmp_path / "train/aaaaaaar/aaaaaaar_00000001.edf", seconds=30.0, names=names).with_suffix(
+            ".rec").write_text("0,10.0,11.0,2\n")
+    cfg = {"adapter": adapter, "root": str(tmp_path), "window_s": window_s, **LABRAM_CFG, "channels": None}
+    run(adapter, cfg, tmp_path / "w.h5", tmp_path / "s.json")
+    kept = load_windows(tmp_path / "w.h5").ch_names
+    assert sorted(kept) == sorted(["Fp1", "Fp2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8", "T3",
+                                   "T4", "T5", "T6", "A1", "A2", "Fz", "Cz", "Pz", "T1", "T2"])  # fmt: skip
 
 
 def test_tuab_find_labels_folds_subjects(tmp_path):
@@ -141,3 +167,22 @@ def test_tuev_stage_skips_bad_rec_unless_strict(tmp_path):
     assert skip["reason"].endswith("aaaaaaaz_00000001.rec:1: unknown label code '9' (known: 1–6)")
     with pytest.raises(RecordingError, match="unknown label code '9'.*strict"):
         run("tuev", {**cfg, "strict": True}, tmp_path / "w2.h5", tmp_path / "s2.json")
+
+
+@pytest.mark.parametrize(("name", "window_s"), [("tuab", 10), ("tuev", 5)])
+def test_shipped_labram_config_is_valid_and_matches_the_tested_preprocessing(name, window_s):
+    """configs/{tuab,tuev}.yaml validate as complete configs and hold LaBraM's preprocessing exactly."""
+    import yaml
+
+    from eegslim.config import config_errors
+    from eegslim.io import normalize_name
+    from smk import REPO
+
+    cfg = yaml.safe_load((REPO / "configs" / f"{name}.yaml").read_text())
+    assert config_errors(cfg, REPO / "workflow/schemas/config.schema.yaml") == []
+    (key, ds), = cfg["datasets"].items()
+    assert key == name and ds["adapter"] == name and ds["window_s"] == window_s
+    assert ds["channels"] == [normalize_name(c) for c in LABRAM]
+    assert {k: ds[k] for k in ("l_freq", "h_freq", "notch", "sfreq")} == {k: v for k, v in LABRAM_CFG.items()
+                                                                          if k != "channels"}
+    assert cfg["split"]["protocol"] == "official"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import tomllib
+import types
 
 import pytest
 import yaml
@@ -155,3 +156,31 @@ def test_every_rule_has_log_benchmark_threads_resources():
             name = rule_body.split(":", 1)[0]
             for directive in ("log:", "benchmark:", "threads:", "resources:", "mem_mb=", "runtime="):
                 assert directive in rule_body, f"rule {name} in {smk_file.name} lacks {directive}"
+
+
+TRAINING_RULES = {"train", "finetune", "pretrain", "prune"}
+
+
+def test_training_rules_and_only_they_request_a_gpu():
+    gpu_rules = set()
+    for smk_file in (REPO / "workflow/rules").glob("*.smk"):
+        for rule_body in re.split(r"^rule ", smk_file.read_text(), flags=re.M)[1:]:
+            if re.search(r"^\s+gpu=", rule_body, flags=re.M):
+                gpu_rules.add(rule_body.split(":", 1)[0])
+    assert gpu_rules == TRAINING_RULES
+
+
+@pytest.mark.parametrize("gpu, flag", [(0, None), (1, "--gpus=1")])
+def test_generic_profile_passes_gpus_only_when_asked(tmp_path, gpu, flag):
+    """The sbatch line of profiles/slurm-generic, run by a shell with a fake sbatch that echoes its arguments."""
+    cmd = yaml.safe_load((REPO / "profiles/slurm-generic/config.yaml").read_text())["cluster-generic-submit-cmd"]
+    resources = types.SimpleNamespace(gpu=gpu, mem_mb=1000, runtime=10)
+    (tmp_path / "sbatch").write_text('#!/bin/sh\necho "$@"\n')
+    (tmp_path / "sbatch").chmod(0o755)
+    proc = subprocess.run(cmd.format(rule="train", threads=1, resources=resources) + " job.sh", shell=True,
+                          capture_output=True, text=True, cwd=tmp_path,
+                          env={"PATH": f"{tmp_path}:/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr
+    args = proc.stdout.split()
+    assert [a for a in args if a.startswith("--gpus")] == ([flag] if flag else [])
+    assert args[-1] == "job.sh"

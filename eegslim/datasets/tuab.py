@@ -6,6 +6,8 @@ Files: `[edf/]{train,eval}/{normal,abnormal}/01_tcp_ar/<subject>_s<sss>_t<ttt>.e
 fold: eval → 'test', train → 'train' (the split stage carves val out of train by subject).
 TUH channel names (`EEG FP1-REF`, `EEG T3-LE`) are normalised by `eegslim.io` (→ Fp1, T3), so
 config `channels:` picks LaBraM's 23; files lacking one of them are skipped with the missing names.
+With `channels: null`, leads without a 10-20/10-10 position (SP1, PG1, C3P, LUC, 'EEG 20-REF', EKG,
+PHOTIC, IBI, BURSTS, SUPPR) are not kept.
 Option `montage_dir` (default '01_tcp_ar').
 """
 
@@ -19,6 +21,7 @@ import mne
 
 from eegslim.datasets import Adapter, RecordingItem, Skipped, check_options
 from eegslim.io import read_raw
+from eegslim.io.channels import mark_non_electrodes
 
 CLASSES = ["normal", "abnormal"]
 FOLDS = {"train": "train", "eval": "test"}
@@ -60,9 +63,16 @@ def find(root: Path, options: Mapping[str, Any]) -> tuple[list[RecordingItem], l
     return items, skipped
 
 
+def read_tuh(path: Path) -> mne.io.BaseRaw:
+    """A TUH EDF header (preload=False), channels without a 10-20/10-10 position typed 'misc'."""
+    raw = read_raw(path, preload=False)
+    mark_non_electrodes(raw)
+    return raw
+
+
 def read(item: RecordingItem, options: Mapping[str, Any]) -> mne.io.BaseRaw:
-    """The EDF header (preload=False); its class comes from `item.label`."""
-    return read_raw(item.path, preload=False)
+    """The EDF header (`read_tuh`); its class comes from `item.label`."""
+    return read_tuh(item.path)
 
 
 ADAPTER = Adapter(name="tuab", find=find, class_names=class_names, read=read)

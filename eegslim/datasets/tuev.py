@@ -24,8 +24,8 @@ import mne
 import numpy as np
 
 from eegslim.datasets import Adapter, RecordingItem, Skipped, check_options
-from eegslim.datasets.tuab import tuh_fold
-from eegslim.io import RecordingError, read_raw
+from eegslim.datasets.tuab import read_tuh, tuh_fold
+from eegslim.io import RecordingError
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +91,10 @@ def event_annotations(rows: list[tuple[int, float, float, str]], duration_s: flo
 
 
 def read(item: RecordingItem, options: Mapping[str, Any]) -> mne.io.BaseRaw:
-    """EDF header (preload=False) with one class-named annotation per event of its .rec."""
+    """EDF header (`read_tuh`: scalp positions only by default) with one class-named annotation per .rec event."""
     rec: Path = item.extra["rec"]
     rows = read_rec(rec)
-    raw = read_raw(item.path, preload=False)
+    raw = read_tuh(item.path)
     annotations, counts = event_annotations(rows, raw.n_times / raw.info["sfreq"])
     if not len(annotations):
         raise RecordingError(f"{item.path}: no event of {rec.name} fits in the recording ({len(rows)} rows, {counts})")

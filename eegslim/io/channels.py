@@ -58,6 +58,28 @@ def is_reference_pair(name: str) -> bool:
     return len(parts) == 2 and set(parts) <= _REFERENCE_SITES
 
 
+def is_electrode(name: str) -> bool:
+    """True when `name` is a 10-20/10-10 position or a pair of them ('EEG FP1-REF', 'Fpz-Cz', 'T1').
+
+    False for EEG-typed leads without a scalp position: TUH's 'SP1-REF', 'PG1-REF', 'C3P-REF', 'LUC-REF',
+    'EEG 20-REF', 'EKG1-REF'; also for generic names such as 'EEG 001'.
+    """
+    return all(_electrode(part) for part in normalize_name(name).split("-"))
+
+
+def mark_non_electrodes(raw: mne.io.BaseRaw) -> list[str]:
+    """Retype as 'misc', in place, the EEG channels that are no 10-20/10-10 position; returns their names.
+
+    For files that type every channel EEG (TUH EDFs), so that `eeg_channels` (channels: null) keeps
+    only scalp positions.
+    """
+    names = [raw.ch_names[i] for i in mne.pick_types(raw.info, eeg=True, exclude=[])]
+    others = [n for n in names if not is_electrode(n)]
+    if others:
+        raw.set_channel_types(dict.fromkeys(others, "misc"), on_unit_change="ignore")
+    return others
+
+
 def eeg_channels(raw: mne.io.BaseRaw) -> list[str]:
     """Names of the EEG-type channels, less EOG/ECG/EMG/markers/photic by name and ear-to-ear pairs."""
     picks = mne.pick_types(raw.info, eeg=True, exclude=[])

@@ -45,6 +45,10 @@ _TORCH_REASON = re.compile(r"WeightsUnpickler error|Unsupported|Trying to load")
 _LEGACY_PICKLES = 5  # torch<1.6 files: magic, protocol, sys_info, the object, storage keys; then raw bytes
 
 
+# The setting a refusal names by default (a dataset's `.pth` files); checkpoints name their own.
+DATASET_OPTION = "the dataset option `allowed_globals: [module.name, ...]`"
+
+
 class UnsafePickleError(ValueError):
     """A pickle that references globals outside the allow-list; the message names file and globals."""
 
@@ -114,12 +118,12 @@ def _resolve(name: str) -> Any:
         raise ValueError(f"allowed_globals: cannot import {name!r} ({type(err).__name__}: {err})") from err
 
 
-def load_pth(path: str | Path, allowed_globals: Sequence[str] = ()) -> Any:
+def load_pth(path: str | Path, allowed_globals: Sequence[str] = (), option: str = DATASET_OPTION) -> Any:
     """`torch.load` a `.pth` with `weights_only=True` (tensors on CPU; zip files memory-mapped).
 
     allowed_globals: 'module.name' strings trusted in addition to torch's allow-list. A file that
     needs anything else raises UnsafePickleError listing the globals it references; it is never
-    unpickled in full.
+    unpickled in full. option: the config setting that error tells the user to allow globals with.
     """
     path = Path(path)
     if not path.is_file():
@@ -129,12 +133,12 @@ def load_pth(path: str | Path, allowed_globals: Sequence[str] = ()) -> Any:
         with torch.serialization.safe_globals(extra):
             return torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except pickle.UnpicklingError as err:
-        raise _unsafe(path, allowed_globals, err) from None
+        raise _unsafe(path, allowed_globals, err, option) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
         raise ValueError(f"{path}: not a readable torch file ({type(err).__name__}: {err})") from err
 
 
-def _unsafe(path: Path, allowed: Sequence[str], err: Exception) -> UnsafePickleError:
+def _unsafe(path: Path, allowed: Sequence[str], err: Exception, option: str) -> UnsafePickleError:
     """The refusal: the globals outside torch's allow-list and `allowed`, and how to allow them."""
     safe = set(_weights_only_unpickler._get_allowed_globals()) | set(allowed)
     unsafe = [g for g in pickle_globals(path) if g not in safe]
@@ -143,8 +147,7 @@ def _unsafe(path: Path, allowed: Sequence[str], err: Exception) -> UnsafePickleE
     torch_says = f"; torch: {reasons[0]}" if reasons else ""
     return UnsafePickleError(
         f"{path}: refused to unpickle with weights_only=True ({listed}{torch_says}). Nothing from "
-        f"the file was executed. If you trust it, allow these explicitly with the dataset option "
-        f"`allowed_globals: [module.name, ...]`."
+        f"the file was executed. If you trust it, allow these explicitly with {option}."
     )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from eegslim.io.pth import load_pth
+
 logger = logging.getLogger(__name__)
+
+# The setting an UnsafePickleError from `load_pretrained` tells the user to allow globals with.
+CHECKPOINT_OPTION = "`labram.allowed_globals: [module.name, ...]` (e.g. [argparse.Namespace])"
 
 # LaBraM's utils.standard_1020 (channel-embedding row = index + 1; row 0 is the CLS token). Only the first
 # 128 names have a row in the pretrained pos_embed (1, 129, E); the last 8 bipolar pairs are left out.
@@ -300,15 +306,17 @@ class Labram(nn.Module):
         return self.head(self.forward_features(x))
 
 
-def load_pretrained(model: Labram, path: str | Path) -> dict[str, list[str]]:
+def load_pretrained(model: Labram, path: str | Path, allowed_globals: Sequence[str] = ()) -> dict[str, list[str]]:
     """Load a LaBraM pretraining checkpoint (`labram-base.pth`: `checkpoint['model']`, `student.*` keys).
 
-    Keeps the `student.` keys with the prefix stripped, drops `head.*` on a shape mismatch, loads with
-    strict=False and raises if any backbone key other than `head.*` and `fc_norm.*` stays missing or has
-    the wrong shape. Returns {"missing": [...], "unexpected": [...]} as reported by load_state_dict.
+    Read by `load_pth` (weights only, plus `allowed_globals`, e.g. 'argparse.Namespace' for a saved
+    `args`; anything else raises UnsafePickleError listing the file's globals). Keeps the `student.`
+    keys with the prefix stripped, drops `head.*` on a shape mismatch, loads with strict=False and raises
+    if any backbone key other than `head.*` and `fc_norm.*` stays missing or has the wrong shape.
+    Returns {"missing": [...], "unexpected": [...]} as reported by load_state_dict.
     """
     path = Path(path)
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    checkpoint = load_pth(path, allowed_globals, option=CHECKPOINT_OPTION)
     state = checkpoint.get("model", checkpoint.get("module")) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
         raise ValueError(f"{path}: no 'model' state dict in the checkpoint")

@@ -2,9 +2,10 @@
 
 Config keys (one dataset's entry): adapter, root, channels, sfreq, l_freq, h_freq, notch, window_s,
 stride_s, strict, options (see eegslim.preprocess.Params and the adapters). A recording that cannot
-be used is logged and listed in summary.json under `skipped` with its reason; with `strict: true`
-it stops the stage instead. Adapters with `read_trials` (epoched datasets) give one window per trial
-and per-window subject/fold; an adapter's `protocol` goes to windows.h5 attrs and summary.json.
+be used is listed in summary.json under `skipped` with its reason, and in one warning at the end of
+the stage; with `strict: true` it stops the stage instead. Adapters with `read_trials` (epoched
+datasets) give one window per trial and per-window subject/fold; an adapter's `protocol` goes to
+windows.h5 attrs and summary.json.
 """
 
 from __future__ import annotations
@@ -47,8 +48,15 @@ def _skip(skipped: list[Skipped], path: Path, reason: str, strict: bool) -> None
     reason = reason.removeprefix(f"{path}: ")
     if strict:
         raise RecordingError(f"{path}: {reason} (strict: true)")
-    log.warning("skipped %s: %s", path, reason)
+    log.info("skipped %s: %s", path, reason)
     skipped.append(Skipped(path, reason))
+
+
+def _warn_skipped(dataset: str, skipped: list[Skipped]) -> None:
+    """One warning listing every skipped recording with its reason (nothing when none was skipped)."""
+    if skipped:
+        lines = "".join(f"\n  {s.path}: {s.reason}" for s in skipped)
+        log.warning("%s: %d recording(s) skipped:%s", dataset, len(skipped), lines)
 
 
 @dataclass
@@ -174,6 +182,7 @@ def run(dataset: str, cfg: dict[str, Any], out_h5: str | Path, out_summary: str 
     }
     write_json(out_summary, summary)
     log.info("%s: %d windows from %d recordings, %d skipped", dataset, writer.n_rows, len(read), len(skipped))
+    _warn_skipped(dataset, skipped)
 
 
 def _read_entry(unit: _Unit, dropped: dict[str, int], n: int) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Rule `pretrain`: masked EEG modelling of one transformer size on the train parts of several datasets.
 
 Only each dataset's splits.json `train` windows are pretrained on (its `val` windows give a held-out loss;
-its `test` windows are never read), so fine-tuning evaluation sees no pretraining leakage.
+its `test` windows are never read), so fine-tuning evaluation sees no pretraining leakage. `channels` may
+restrict every dataset to one channel set before patching (config `pretrain.channels`).
 Writes `out_dir/{model.safetensors, arch.json, history.json}` (history.json last).
 """
 
@@ -16,6 +17,7 @@ import torch
 from safetensors.torch import save_file
 
 from eegslim.atomic import atomic_path, write_json
+from eegslim.io.channels import common_channels, normalize_name
 from eegslim.models import count_params
 from eegslim.models.labram import Labram
 from eegslim.models.masked import MaskedEEGModel, encoder_arch, encoder_config, encoder_state
@@ -26,30 +28,59 @@ from eegslim.store import load_windows
 logger = logging.getLogger(__name__)
 
 
+def pooled_channels(choice: str | list[str] | None, channel_lists: dict[str, list[str]]) -> list[str] | None:
+    """The channels every pooled dataset is restricted to, or None to keep each dataset's own.
+
+    choice: None | 'common' (the channels all datasets share) | channel names (any spelling, e.g. 'FP1').
+    channel_lists: dataset name → its windows.h5 `ch_names`. Raises ValueError when the common set is
+    empty, or naming the dataset that lacks a listed channel.
+    """
+    if choice is None:
+        return None
+    if choice == "common":
+        try:
+            return common_channels(channel_lists)
+        except ValueError as err:
+            raise ValueError(f"pretrain.channels 'common': {err}") from err
+    if isinstance(choice, str) or not choice:
+        raise ValueError(f"pretrain.channels: expected null, 'common' or a list of channel names, got {choice!r}")
+    names = [normalize_name(n) for n in choice]
+    for ds, chans in sorted(channel_lists.items()):
+        if missing := [n for n in names if n not in chans]:
+            raise ValueError(f"pretrain.channels: dataset {ds!r} lacks {missing} (has {chans})")
+    return names
+
+
 def load_part(dataset: str, windows_h5, split_json, part: str, cfg: PretrainConfig, patch_size: int,
-              max_patches: int) -> PatchSet | None:
-    """One split part ('train' | 'val') of a dataset as patches; None when the part is empty."""
+              max_patches: int, channels: list[str] | None = None) -> PatchSet | None:
+    """One split part ('train' | 'val') of a dataset as patches, only `channels` if given; None when empty."""
     rows = subsample(load_split(split_json)[part], cfg.max_windows, cfg.seed)
     if len(rows) == 0:
         return None
     windows = load_windows(windows_h5, rows)
+    if channels is not None:
+        windows = windows.pick_channels(channels)
     return patch_windows(dataset, windows.X, windows.sfreq, list(windows.ch_names), patch_size, cfg.sfreq,
                          max_patches)
 
 
 def run(datasets: dict[str, dict[str, str]], out_dir: str | Path, size: str, model_cfg: dict, pretrain_cfg: dict,
-        seed: int = 0) -> dict:
+        seed: int = 0, channels: str | list[str] | None = None) -> dict:
     """Pretrain a `size` encoder on `datasets` ({name: {"windows": windows.h5, "split": splits.json}}).
 
-    model_cfg: LabramConfig overrides (patch_size); pretrain_cfg: `PretrainConfig` fields but seed and datasets.
-    Returns the history.
+    model_cfg: LabramConfig overrides (patch_size); pretrain_cfg: `PretrainConfig` fields but seed and datasets;
+    channels: `pooled_channels` choice (None: each dataset keeps its own channels). Returns the history.
     """
     cfg = PretrainConfig.from_dict({**pretrain_cfg, "seed": seed})
     patch_size = model_cfg.get("patch_size", 200)
     max_patches = encoder_config(size, **model_cfg).max_patches
+    keep = pooled_channels(channels, {ds: list(load_windows(files["windows"], [], signals=False).ch_names)
+                                      for ds, files in sorted(datasets.items())})
+    if keep is not None:
+        logger.info("pooled datasets restricted to %d channels: %s", len(keep), keep)
     parts = {part: [s for ds, files in sorted(datasets.items())
                     if (s := load_part(ds, files["windows"], files["split"], part, cfg, patch_size,
-                                       max_patches)) is not None]
+                                       max_patches, keep)) is not None]
              for part in ("train", "val")}
     return pretrain_and_save(parts["train"], parts["val"], out_dir, size, model_cfg, pretrain_cfg, seed)
 

@@ -31,8 +31,9 @@ def run(dataset: str, model: str, windows_h5: str | Path, split_json: str | Path
 
     model_cfg: config-field overrides (eegnet: F1, D, F2, dropout, ...; labram: size plus overrides), and for
     the transformer `init` ('random' | 'pretrained') with `pretrained_path` (a LaBraM `.pth`, e.g.
-    labram-base.pth). With init 'pretrained' and no pretrained_path, `pretrained` is the `pretrain` rule's
-    model.safetensors (its folder holds arch.json). train_cfg: `TrainConfig` fields but seed.
+    labram-base.pth) and `allowed_globals` (globals its pickle may hold beyond tensors, e.g.
+    'argparse.Namespace'). With init 'pretrained' and no pretrained_path, `pretrained` is the `pretrain`
+    rule's model.safetensors (its folder holds arch.json). train_cfg: `TrainConfig` fields but seed.
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
@@ -46,6 +47,7 @@ def run(dataset: str, model: str, windows_h5: str | Path, split_json: str | Path
     arch_cfg = dict(model_cfg)
     init = arch_cfg.pop("init", "random")
     pretrained_path = arch_cfg.pop("pretrained_path", None)
+    allowed_globals = arch_cfg.pop("allowed_globals", [])
     _, n_chans, n_times = windows.X.shape
     arch = arch_for(arch_name(model), arch_cfg, n_chans, n_times, n_classes, windows.sfreq, list(windows.ch_names))
     torch.manual_seed(seed)
@@ -53,7 +55,7 @@ def run(dataset: str, model: str, windows_h5: str | Path, split_json: str | Path
     net = build_model(arch)
     if init == "pretrained":
         if pretrained_path:
-            load_pretrained(net, pretrained_path)
+            load_pretrained(net, pretrained_path, allowed_globals)
         elif pretrained:
             load_encoder(net, Path(pretrained).parent)
         else:

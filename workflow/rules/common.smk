@@ -82,8 +82,8 @@ check_pretraining()
 
 
 def pretrain_settings():
-    """`pretrain` settings of the masked-modelling loop (the datasets and seed travel separately)."""
-    return {k: v for k, v in PRETRAIN.items() if k not in ("datasets", "seed")}
+    """`pretrain` settings of the masked-modelling loop (the datasets, channels and seed travel separately)."""
+    return {k: v for k, v in PRETRAIN.items() if k not in ("datasets", "channels", "seed")}
 
 
 def pretrained_input(wildcards):

@@ -15,6 +15,7 @@ rule pretrain:
         datasets=PRETRAIN_DATASETS,
         model_cfg=flat({"patch_size": config["labram"]["patch_size"]}),
         settings=flat(pretrain_settings()),
+        channels=flat(PRETRAIN["channels"]),
         seed=config["pretrain"]["seed"],
     log:
         "logs/pretrain/{size}.log",
@@ -23,6 +24,7 @@ rule pretrain:
     threads: 2
     resources:
         mem_mb=8000,
+        gpu=1,  # SLURM profiles: --gpus=1; a local run ignores it (see README)
         runtime=600,
     conda:
         ENV
