@@ -84,6 +84,21 @@ def test_imagenet_parts_end_to_end(tmp_path, granularity, n_classes, n_per_subje
     assert set(w.attrs["source_hashes"]) == {"EEG-ImageNet_1.pth", "EEG-ImageNet_2.pth"}
 
 
+def test_same_people_merges_the_two_stages_of_a_person(tmp_path):
+    root = tmp_path / "raw"
+    root.mkdir()
+    write_imagenet_part(root / "EEG-ImageNet_1.pth", [0, 1])
+    write_imagenet_part(root / "EEG-ImageNet_2.pth", [8])
+    run("imnet", imagenet_cfg(root, same_people=True), tmp_path / "w.h5", tmp_path / "s.json")
+    w = load_windows(tmp_path / "w.h5")
+    n = 24 * 5
+    assert w.subject.tolist() == ["sub-00"] * n + ["sub-01"] * n + ["sub-00"] * n       # subject 8 is person 0
+    assert w.session.tolist() == ["stage1"] * 2 * n + ["stage2"] * n
+    assert w.recording[-1] == "EEG-ImageNet_2.pth#sub-08"                               # recordings stay apart
+    with pytest.raises(ValueError, match="same_peopel"):
+        run("imnet", imagenet_cfg(root, same_peopel=True), tmp_path / "w2.h5", tmp_path / "s2.json")
+
+
 def test_imagenet_50_trial_blocks_and_unit_scale(tmp_path):
     write_imagenet_part(tmp_path / "EEG-ImageNet.pth", [3], per_class=50, std=20.0)  # stored in µV
     run("imnet", imagenet_cfg(tmp_path, granularity="fine1", unit_scale=1e-6, crop_ms=[40, 440]),

@@ -14,11 +14,15 @@ Options:
 - `unit_scale`: volts per stored unit (default 1.0; the file's unit is undocumented — check the
   stored std the log reports: EEG is tens of µV).
 - `allowed_globals`: extra pickle globals to trust ('module.name'; see eegslim.io.pth).
+- `same_people`: false (default) | true: treat subject ids s and s + 8 as one person recorded in two stages
+  (subject 'sub-0{s % 8}', session 'stage1' | 'stage2'), so a subject-wise split keeps both stages of a person
+  on one side. A third party reports that ids 0–7 and 8–15 are the same 8 people (unverified).
 
 Official protocol: per subject, within each (subject, class) block in stored order, trial i with
 i % 50 < 30 → train, else test (2400/1600 per subject for 'all'); a block of m < 50 trials (scaled-
 down data) puts its first floor(0.6·m) in train — the same rule on 50-trial blocks. No validation part.
-Subjects are 'sub-00'…'sub-15' (0–7 and 8–15 may be the same people in two stages — unverified).
+Subjects are 'sub-00'…'sub-15' (0–7 and 8–15 may be the same people in two stages — unverified; see
+`same_people`).
 """
 
 from __future__ import annotations
@@ -46,7 +50,8 @@ PARTS = ("EEG-ImageNet_1.pth", "EEG-ImageNet_2.pth")
 MERGED = "EEG-ImageNet.pth"
 GRANULARITIES = ("all", "coarse", *(f"fine{k}" for k in range(5)))
 BLOCK, TRAIN_PER_BLOCK = 50, 30
-_OPTIONS = {"files", "granularity", "crop_ms", "unit_scale", "allowed_globals"}
+_OPTIONS = {"files", "granularity", "crop_ms", "unit_scale", "allowed_globals", "same_people"}
+PEOPLE = 8  # subject ids s and s + PEOPLE: the same person in stage 1 and 2, if `same_people`
 _ENTRY_KEYS = {"eeg_data", "label", "granularity", "subject"}
 PROTOCOL = {
     "name": "official",
@@ -146,14 +151,16 @@ def read_trials(item: RecordingItem, options: Mapping[str, Any]) -> Iterator[Tri
     for i in chosen:
         by_subject.setdefault(int(dataset[i]["subject"]), []).append(i)
     for subject, indices in sorted(by_subject.items()):
-        yield _block(item, dataset, indices, subject, class_names, (start, stop), unit_scale)
+        yield _block(item, dataset, indices, subject, class_names, (start, stop), unit_scale,
+                     bool(options.get("same_people", False)))
         for i in indices:  # drop the tensors already turned into a block
             dataset[i] = None
 
 
 def _block(item: RecordingItem, dataset: list[Any], indices: list[int], subject: int, class_names: list[str],
-           crop: tuple[int, int], unit_scale: float) -> TrialBlock:  # fmt: skip
-    """One subject's trials; entries whose eeg_data is not (62, ≥ crop stop) are dropped ('bad_shape')."""
+           crop: tuple[int, int], unit_scale: float, same_people: bool) -> TrialBlock:  # fmt: skip
+    """One subject's trials; entries whose eeg_data is not (62, ≥ crop stop) are dropped ('bad_shape').
+    same_people: subject = the person (id % 8), session = the stage (module doc)."""
     start, stop = crop
     good = [i for i in indices if _shape_ok(dataset[i]["eeg_data"], stop)]
     if len(good) < len(indices):
@@ -169,9 +176,10 @@ def _block(item: RecordingItem, dataset: list[Any], indices: list[int], subject:
         log.info("%s %s: %d trials, stored values std %.3g (× unit_scale %g = volts)", item.path.name, sub, len(X),
                  X.std(), unit_scale)  # fmt: skip
     X *= unit_scale
+    person, session = (f"sub-{subject % PEOPLE:02d}", f"stage{subject // PEOPLE + 1}") if same_people else (sub, "1")
     return TrialBlock(
         X=X, sfreq=SFREQ, ch_names=list(CHANNELS), y=y, class_names=list(class_names),
-        subject=np.full(len(good), sub, dtype=object), session="1", recording=f"{item.extra['name']}#{sub}",
+        subject=np.full(len(good), person, dtype=object), session=session, recording=f"{item.extra['name']}#{sub}",
         fold=official_folds(y), dropped={"bad_shape": len(indices) - len(good)},
     )  # fmt: skip
 
