@@ -57,22 +57,25 @@ def onnx_paths(results: pd.DataFrame, workdir: Path) -> dict[tuple, Path]:
     return paths
 
 
+def no_fp32_baseline(dataset: str, model: str, table: str) -> SystemExit:
+    """The error for a run whose baseline has no fp32 export, the reference of every reduction."""
+    return SystemExit(f"{dataset}/{model}: the baseline has no fp32 ONNX variant in {table}, the reference of "
+                      "every reduction; add fp32 to quantize.variants in config.yaml and rerun")
+
+
 def baseline_fp32(paths: dict[tuple, Path], dataset: str, model: str) -> Path:
-    """The baseline's fp32 model.onnx of (dataset, model); a clear error when the run exported none."""
+    """The baseline's fp32 model.onnx of (dataset, model)."""
     path = paths.get((dataset, model, "baseline", "fp32"))
     if path is None:
-        raise SystemExit(f"{dataset}/{model}: the baseline has no fp32 ONNX variant in results.csv, the reference "
-                         "of every reduction; add fp32 to quantize.variants in config.yaml and rerun")
+        raise no_fp32_baseline(dataset, model, "results.csv")
     return path
 
 
 def baseline_row(group: pd.DataFrame) -> pd.Series:
-    """The baseline fp32 row of one (dataset, model) group of variants.csv; a clear error when absent."""
+    """The baseline fp32 row of one (dataset, model) group of variants.csv."""
     ref = group[(group["configuration"] == "baseline") & (group["variant"] == "fp32")]
     if ref.empty:
-        ds, model = group["dataset"].iloc[0], group["model"].iloc[0]
-        raise SystemExit(f"{ds}/{model}: the baseline has no fp32 ONNX variant in variants.csv, the reference "
-                         "of every reduction; add fp32 to quantize.variants in config.yaml and rerun")
+        raise no_fp32_baseline(group["dataset"].iloc[0], group["model"].iloc[0], "variants.csv")
     return ref.iloc[0]
 
 

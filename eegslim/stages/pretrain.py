@@ -74,9 +74,10 @@ def run(datasets: dict[str, dict[str, str]], out_dir: str | Path, size: str, mod
     cfg = PretrainConfig.from_dict({**pretrain_cfg, "seed": seed})
     patch_size = model_cfg.get("patch_size", 200)
     max_patches = encoder_config(size, **model_cfg).max_patches
-    keep = pooled_channels(channels, {ds: list(load_windows(files["windows"], [], signals=False).ch_names)
-                                      for ds, files in sorted(datasets.items())})
-    if keep is not None:
+    keep = None
+    if channels is not None:  # each windows.h5's header only
+        keep = pooled_channels(channels, {ds: list(load_windows(files["windows"], [], signals=False).ch_names)
+                                          for ds, files in sorted(datasets.items())})
         logger.info("pooled datasets restricted to %d channels: %s", len(keep), keep)
     parts = {part: [s for ds, files in sorted(datasets.items())
                     if (s := load_part(ds, files["windows"], files["split"], part, cfg, patch_size,
