@@ -8,15 +8,16 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, cohen_kappa
 # The flat metrics.json record (DESIGN.md contract). Every evaluated model writes all of these keys;
 # values that do not apply are null (for example latency of a torch checkpoint).
 METRIC_KEYS = (
-    "dataset", "model", "stage", "method", "ratio", "recovery", "variant", "seed",
+    "dataset", "model", "stage", "method", "ratio", "recovery", "variant", "seed", "fold",
     "params", "nonzero_params", "macs", "file_bytes", "gzip_bytes",
     "accuracy", "balanced_accuracy", "macro_f1", "cohen_kappa", "n_test",
     "latency_ms_b1", "latency_ms_b64",
     "n_classes", "chance_accuracy", "chance_balanced_accuracy",
     "split_protocol", "split_caveat",
 )
-# split_protocol: the splits.json protocol the test set came from (subject | kfold | official);
-# split_caveat: its caveat (e.g. subjects shared between train and test under a published protocol) or null.
+# fold: the k-fold fold whose test part was scored (null outside split.protocol kfold); split_protocol: the
+# protocol of the split file the test set came from (subject | kfold | official); split_caveat: its caveat
+# (e.g. subjects shared between train and test under a published protocol) or null.
 # Measured wall-clock times: the only metrics.json keys that differ between two runs of the same config and
 # seed on the same CPU (everything else is reproducible; tests/test_determinism.py checks it).
 TIMING_KEYS = ("latency_ms_b1", "latency_iqr_ms_b1", "latency_ms_b64", "latency_iqr_ms_b64")

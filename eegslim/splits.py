@@ -2,7 +2,7 @@
 
 - `subject` (default): whole subjects go to exactly one part (hold-out by subject).
 - `kfold`: subjects in `n_folds` seeded groups balanced by windows and classes; test = group `fold`,
-  val = `val_fraction` of the other subjects. Every fold's subjects are recorded so the others can be run.
+  val = `val_fraction` of the other subjects; one split file per fold (the pipeline trains every fold).
 - `official`: the dataset's published split (windows.h5 `fold` column). It may share subjects between
   parts; the split then says so (`leaks_subjects`, `caveat`, `audit`) instead of refusing.
 
@@ -185,13 +185,13 @@ def kfold_split(subjects: np.ndarray, y: np.ndarray, n_folds: int, fold: int, va
     """Subject-wise k-fold: test = the subjects of fold `fold` (0-based) of `subject_folds`; val =
     round(val_fraction * n) of the other n subjects (at least 1, chosen for class coverage); train = the rest.
 
-    The split records `n_folds`, `fold` and `folds` (every fold's subjects), so changing `split.fold`
-    runs another fold of the same partition.
+    The split records `n_folds`, `fold` and `folds` (every fold's subjects): every fold of one seed is a
+    different part of the same partition.
     """
     subjects, y = _check_inputs(subjects, y)
     _check_n_folds(n_folds)
     if isinstance(fold, bool) or not isinstance(fold, (int, np.integer)) or not 0 <= fold < n_folds:
-        raise ValueError(f"split.fold: expected an integer in 0..{n_folds - 1} (split.n_folds = {n_folds}), "
+        raise ValueError(f"split.folds: expected integers in 0..{n_folds - 1} (split.n_folds = {n_folds}), "
                          f"got {fold!r}")
     folds = subject_folds(subjects, y, n_folds, seed)
     rest = np.array(sorted(set(subjects.tolist()) - set(folds[fold])))
@@ -209,7 +209,7 @@ def kfold_split(subjects: np.ndarray, y: np.ndarray, n_folds: int, fold: int, va
         "protocol": "kfold",
         "protocol_description": (f"subject-wise {n_folds}-fold cross-validation: test = fold {fold} "
                                  f"({len(folds[fold])} subjects), val = {n_val} of the other {len(rest)} subjects, "
-                                 f"seed {seed}; change split.fold to run the other folds"),
+                                 f"seed {seed}"),
         "caveat": None,
         "seed": int(seed),
         "n_folds": int(n_folds),
@@ -340,8 +340,9 @@ def check_split(split: dict) -> None:
 
 
 def split_fields(split: dict) -> dict:
-    """The metrics.json fields that name a split's protocol: `split_protocol` and `split_caveat`."""
-    return {"split_protocol": split["protocol"], "split_caveat": split.get("caveat")}
+    """The metrics.json fields that name a split: `split_protocol`, `split_caveat` and `fold` (k-fold only)."""
+    fold = split.get("fold") if split["protocol"] == "kfold" else None
+    return {"split_protocol": split["protocol"], "split_caveat": split.get("caveat"), "fold": fold}
 
 
 def save_split(split: dict, path: str | Path) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 import torch
 
 from eegslim.logs import start_rule
+from eegslim.runs import parse_run
 from eegslim.stages import prune
 
 start_rule(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
@@ -22,5 +23,5 @@ prune.run(
     ratio=float(wc.ratio),
     recovery=wc.recovery,
     prune_cfg=json.loads(snakemake.params.settings),
-    seed=int(wc.seed),
+    seed=parse_run(wc.run)[1],  # the fold is in the split file
 )

@@ -6,12 +6,12 @@ from eegslim.logs import start_rule
 from eegslim.stages import report
 
 start_rule(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
-datasets = snakemake.params.datasets
+split_files = json.loads(snakemake.params.split_files)  # dataset -> splits.json, or its k-fold fold files
 report.run(
     metrics_files=list(snakemake.input.metrics),
     dataset_files={
-        ds: {"summary": summary, "split": split}
-        for ds, summary, split in zip(datasets, snakemake.input.summaries, snakemake.input.splits, strict=True)
+        ds: {"summary": summary, "split": split_files[ds]}
+        for ds, summary in zip(snakemake.params.datasets, snakemake.input.summaries, strict=True)
     },
     out_html=snakemake.output.html,
     tables_dir=snakemake.output.tables,

@@ -6,6 +6,7 @@ from pathlib import Path
 import torch
 
 from eegslim.logs import start_rule
+from eegslim.runs import parse_run
 from eegslim.stages import train
 
 start_rule(snakemake)  # noqa: F821 (snakemake is injected by the script directive)
@@ -18,6 +19,6 @@ train.run(
     out_dir=Path(snakemake.output.metrics).parent,
     model_cfg=json.loads(snakemake.params.model_cfg),
     train_cfg=json.loads(snakemake.params.train_cfg),
-    seed=int(snakemake.wildcards.seed),
+    seed=parse_run(snakemake.wildcards.run)[1],  # the fold is in the split file
     pretrained=snakemake.input.get("pretrained"),
 )

@@ -50,7 +50,7 @@ def test_seeds_are_aggregated_as_mean_and_std(mini_run):
     assert sorted(r["seed"] for r in records if r["stage"] == "baseline") == SEEDS
     table = pd.read_csv(mini_run / "results/tables/summary_demo_sleep.csv")
     row = table[(table["stage"] == "baseline") & (table["variant"] == "torch")].iloc[0]
-    assert row["n_seeds"] == len(SEEDS)
+    assert row["n_runs"] == len(SEEDS)
     assert row["balanced_accuracy_mean"] == pytest.approx(np.mean(baseline))
     assert row["balanced_accuracy_std"] == pytest.approx(np.std(baseline, ddof=1))
     html = (mini_run / "results/report.html").read_text()

@@ -583,16 +583,21 @@ def test_sensitivity_stage_writes_tables(baseline, tmp_path):
     from eegslim.stages import sensitivity as stage
 
     windows_h5, split_json, base = baseline
-    table = stage.run("toy", "eegnet", [base, base], [0, 1], windows_h5, split_json, tmp_path / "s.json",
-                      tmp_path / "s.csv", {"ratios": [0.5, 0.75], "kinds": ["structured"], "max_windows": 10})
+    table = stage.run("toy", "eegnet", [base, base], ["seed0", "fold2-seed1"], windows_h5, [split_json] * 2,
+                      tmp_path / "s.json", tmp_path / "s.csv",
+                      {"ratios": [0.5, 0.75], "kinds": ["structured"], "max_windows": 10})
     saved = pd.read_csv(tmp_path / "s.csv")
-    assert len(saved) == len(table) == 2 * 2 * 2                  # seeds × groups (F1, F2) × ratios
+    assert len(saved) == len(table) == 2 * 2 * 2                  # runs × groups (F1, F2) × ratios
     assert list(saved["layer"].unique()) == ["F1", "F2"] and set(saved["seed"]) == {0, 1}
+    assert saved["fold"].isna().sum() == 4 and set(saved["fold"].dropna()) == {2}
     meta = read_json(tmp_path / "s.json")
-    assert meta["n_windows"] == 10 and meta["split"] == "val" and len(meta["rows"]) == 8
+    assert meta["n_windows"] == {"seed0": 10, "fold2-seed1": 10} and meta["split"] == "val" and len(meta["rows"]) == 8
     with pytest.raises(ValueError, match="sensitivity.kinds"):
-        stage.run("toy", "eegnet", [base], [0], windows_h5, split_json, tmp_path / "t.json", tmp_path / "t.csv",
-                  {"ratios": [0.5], "kinds": ["sideways"]})
+        stage.run("toy", "eegnet", [base], ["seed0"], windows_h5, [split_json], tmp_path / "t.json",
+                  tmp_path / "t.csv", {"ratios": [0.5], "kinds": ["sideways"]})
+    with pytest.raises(ValueError, match="run 'seed'"):
+        stage.run("toy", "eegnet", [base], ["seed"], windows_h5, [split_json], tmp_path / "t.json",
+                  tmp_path / "t.csv", {"ratios": [0.5]})
 
 
 def test_pretrained_transformer_name_prunes_as_the_transformer(baseline, tmp_path):
@@ -602,5 +607,5 @@ def test_pretrained_transformer_name_prunes_as_the_transformer(baseline, tmp_pat
     assert applies("depth", "labram_pt") and applies("l1_filter", "labram_pt") and not applies("bn_slimming", "labram_pt")
     windows_h5, split_json, base = baseline  # an EEGNet baseline: wrong architecture for labram_pt
     with pytest.raises(ValueError, match="model 'eegnet', expected 'labram'"):
-        stage.run("toy", "labram_pt", [base], [0], windows_h5, split_json, tmp_path / "s.json", tmp_path / "s.csv",
-                  {"ratios": [0.5], "kinds": ["structured"]})
+        stage.run("toy", "labram_pt", [base], ["seed0"], windows_h5, [split_json], tmp_path / "s.json",
+                  tmp_path / "s.csv", {"ratios": [0.5], "kinds": ["structured"]})

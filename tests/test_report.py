@@ -156,20 +156,20 @@ def test_results_csv_has_every_record_in_stable_order(built):
 def test_summary_table_rows_aggregates_and_delta(built):
     table = pd.read_csv(built["tables"] / "summary_sleep_edf.csv")
     assert len(table) == 2 * (1 + len(METHODS) * len(RATIOS)) * len(VARIANTS)
-    for col in ("model", "method", "ratio", "recovery", "variant", "n_seeds", "accuracy_mean", "balanced_accuracy_mean",
+    for col in ("model", "method", "ratio", "recovery", "variant", "n_runs", "accuracy_mean", "balanced_accuracy_mean",
                 "balanced_accuracy_std", "macro_f1_mean", "cohen_kappa_mean", "params_mean", "nonzero_params_mean",
                 "file_bytes_mean", "gzip_bytes_mean", "latency_ms_b1_mean", "delta_balanced_accuracy"):
         assert col in table.columns
     eegnet = table[table["model"] == "eegnet"]
     assert list(eegnet["variant"][:3]) == ["torch", "fp32", "int8_dynamic"] and eegnet["method"][:3].isna().all()
     base = eegnet.iloc[0]
-    assert base["n_seeds"] == 2 and base["balanced_accuracy_mean"] == pytest.approx(0.82)
+    assert base["n_runs"] == 2 and base["balanced_accuracy_mean"] == pytest.approx(0.82)
     assert base["balanced_accuracy_std"] == pytest.approx(0.04 / math.sqrt(2))
     assert base["delta_balanced_accuracy"] == pytest.approx(0.0)
     l1 = eegnet[(eegnet["method"] == "l1_structured") & (eegnet["ratio"] == 0.5)].set_index("variant")
     assert l1.loc["torch", "delta_balanced_accuracy"] == pytest.approx(-0.006)
     assert l1.loc["int8_dynamic", "delta_balanced_accuracy"] == pytest.approx(-0.008)
-    assert l1.loc["torch", "params_mean"] == 1500 and l1.loc["torch", "n_seeds"] == 2
+    assert l1.loc["torch", "params_mean"] == 1500 and l1.loc["torch", "n_runs"] == 2
     labram = table[table["model"] == "labram"].set_index(["method", "ratio", "variant"])
     assert labram.loc[("magnitude_global", 0.7, "torch"), "delta_balanced_accuracy"] == pytest.approx(-0.02)
     assert pd.isna(labram.loc[("magnitude_global", 0.3, "int8_dynamic"), "latency_ms_b1_mean"])
@@ -231,7 +231,7 @@ def test_malformed_metrics_names_the_file(tmp_path, content, problem):
 
 def test_duplicate_record_and_bad_budget_are_errors(tmp_path):
     files = write_grid(tmp_path, "d", pruned=False)
-    with pytest.raises(ValueError, match="same configuration and seed"):
+    with pytest.raises(ValueError, match="same configuration, seed and fold"):
         report.run(files + files[:1], {}, tmp_path / "r.html", tmp_path / "t", {})
     with pytest.raises(ValueError, match="report.accuracy_budget"):
         report.run(files, {}, tmp_path / "r.html", tmp_path / "t", {"accuracy_budget": "1 point"})
@@ -372,3 +372,25 @@ def test_pareto_and_size_figures_draw_std_error_bars(built, monkeypatch):
     agg = collect.aggregate(collect.load_records(built["files"]))
     assert figures.size_figure(agg[agg["dataset"] == "sleep_edf"])
     assert any(math.isclose(e, std) for e in yerrs)
+
+
+def test_kfold_fold_files_give_a_table_per_fold_and_one_merged_audit(tmp_path):
+    files = write_grid(tmp_path, "d", pruned=False, split=("kfold", None))
+    folds = []
+    for k, test in enumerate((["s0"], ["s1", "s2"])):
+        train = [s for s in ("s0", "s1", "s2", "s3") if s not in test and s != "s3"]
+        split = {"protocol": "kfold", "fold": k, "n_folds": 2, "seed": 0, "train": [0, 1], "val": [2],
+                 "test": [3 + k], "subjects": {"train": train + (["s1"] if k == 1 else []), "val": ["s3"], "test": test}}
+        folds.append(tmp_path / f"fold{k}.json")
+        folds[-1].write_text(json.dumps(split))
+    report.run(files, {"d": {"split": [str(f) for f in folds]}}, tmp_path / "r.html", tmp_path / "t", {})
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "means over the test parts of 2 folds" in html and "2-fold cross-validation" in html
+    assert "<td class=t>1</td><td>2 (2)</td><td>1 (1)</td><td>1 (2)</td>" in html  # fold 1: train/val/test windows (subjects)
+    row = pd.read_csv(tmp_path / "t" / "datasets.csv").iloc[0]
+    assert row["n_folds"] == 2 and pd.isna(row["train_windows"])
+    assert row["leakage_audit"] == "subjects: train-test shared: s1"  # fold 1 leaks s1: found through the merge
+    (tmp_path / "plain.json").write_text(json.dumps({**json.loads(folds[0].read_text()), "protocol": "subject"}))
+    with pytest.raises(ValueError, match="plain.json: one of several split files of a dataset, but not a k-fold"):
+        report.run(files, {"d": {"split": [str(folds[0]), str(tmp_path / "plain.json")]}}, tmp_path / "r2.html",
+                   tmp_path / "t2", {})

@@ -89,7 +89,7 @@ def test_deployable_rows_budget_flash_and_fronts(grid):
                        ("baseline", "fp32")}
     dyn = rows[("l1 0.5 finetune", "int8_dynamic")]
     assert dyn["balanced_accuracy_mean"] == pytest.approx(0.795) and dyn["agreement_fp32_mean"] == pytest.approx(0.925)
-    assert dyn["latency_iqr_ms_b1_mean"] == pytest.approx(0.01) and dyn["n_seeds"] == 2
+    assert dyn["latency_iqr_ms_b1_mean"] == pytest.approx(0.01) and dyn["n_runs"] == 2
 
 
 def test_smallest_and_fastest_within_budget_use_seed_means(grid):

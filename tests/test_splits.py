@@ -93,6 +93,7 @@ def test_kfold_folds_are_disjoint_cover_every_subject_and_test_is_the_chosen_fol
     assert sorted(len(f) for f in folds) == [2, 3, 3, 3]        # balanced by windows (equal per subject)
     for k, split in enumerate(splits):
         assert split["subjects"]["test"] == folds[k] and (split["protocol"], split["fold"]) == ("kfold", k)
+        assert split_fields(split) == {"split_protocol": "kfold", "split_caveat": None, "fold": k}
         assert set(split["subjects"]["val"]).isdisjoint(split["subjects"]["train"] + folds[k])
         assert len(split["subjects"]["val"]) == round(0.25 * (11 - len(folds[k])))
         assert sorted(split["train"] + split["val"] + split["test"]) == list(range(len(y)))
@@ -117,9 +118,9 @@ def test_kfold_balances_classes_and_leave_one_subject_out():
 
 def test_kfold_errors_name_the_config_key():
     subjects, y, *_ = _windows(6)
-    with pytest.raises(ValueError, match=r"split.fold: expected an integer in 0..4 \(split.n_folds = 5\), got 5"):
+    with pytest.raises(ValueError, match=r"split.folds: expected integers in 0..4 \(split.n_folds = 5\), got 5"):
         kfold_split(subjects, y, 5, 5, 0.2, 0)
-    with pytest.raises(ValueError, match="split.fold"):
+    with pytest.raises(ValueError, match="split.folds"):
         kfold_split(subjects, y, 5, -1, 0.2, 0)
     with pytest.raises(ValueError, match="split.n_folds: expected an integer of at least 2"):
         kfold_split(subjects, y, 1, 0, 0.2, 0)
@@ -156,7 +157,7 @@ def test_official_uses_the_fold_column_and_reports_the_sharing():
     assert split["caveat"].startswith("block-confounded (Li et al., IEEE TPAMI 2020); not leakage-safe")
     assert "subjects shared between train and test: 4" in split["caveat"]
     assert "by image, subjects pooled" in split["protocol_description"]
-    assert split_fields(split) == {"split_protocol": "official", "split_caveat": split["caveat"]}
+    assert split_fields(split) == {"split_protocol": "official", "split_caveat": split["caveat"], "fold": None}
     with pytest.raises(ValueError, match="are in both train and val"):
         check_no_leakage(split)                                # would be refused as a subject split
     check_split(split)                                         # reported, not enforced
@@ -239,6 +240,10 @@ def test_stage_protocols_and_errors(tmp_path):
     assert subject["protocol"] == "subject" and not subject["leaks_subjects"] and subject["caveat"] is None
     with pytest.raises(ValueError, match=re.escape(str(h5)) + ".*split.fold"):
         stage.run(h5, tmp_path / "x.json", 0.2, 0.25, 0, protocol="kfold", n_folds=3, fold=3)
+    with pytest.raises(ValueError, match="x.json: split.protocol 'kfold' writes one split file per fold"):
+        stage.run(h5, tmp_path / "x.json", 0.2, 0.25, 0, protocol="kfold", n_folds=3)
+    with pytest.raises(ValueError, match="x.json: split.protocol 'subject' has no folds, got fold 1"):
+        stage.run(h5, tmp_path / "x.json", 0.2, 0.25, 0, fold=1)
     with pytest.raises(ValueError, match="split.protocol: expected one of subject, kfold, official"):
         stage.run(h5, tmp_path / "x.json", 0.2, 0.25, 0, protocol="loso")
     bare = _windows_h5(tmp_path / "bare.h5", np.full(len(y), ""), subjects, y)
@@ -248,6 +253,30 @@ def test_stage_protocols_and_errors(tmp_path):
     null = _windows_h5(tmp_path / "null.h5", folds, subjects, y, protocol=None)  # no published name: still labelled
     split = stage.run(null, tmp_path / "null.json", 0.2, 0.25, 0, protocol="official")
     assert split["published_protocol"] is None and "not leakage-safe" in split["caveat"]
+
+
+def test_subject_wise_splits_carry_the_datasets_subject_caveat(tmp_path):
+    from eegslim.stages import split as stage
+
+    folds, subjects, y, _ = _published(n_subjects=6, val=True)
+    published = {**PUBLISHED, "subject_caveat": "block design: class order may be the same for every subject"}
+    h5 = _windows_h5(tmp_path / "windows.h5", folds, subjects, y, protocol=published)
+    subject = stage.run(h5, tmp_path / "subject.json", 0.2, 0.25, 0)
+    kfold = stage.run(h5, tmp_path / "kfold.json", 0.2, 0.25, 0, protocol="kfold", n_folds=3, fold=0)
+    official = stage.run(h5, tmp_path / "official.json", 0.2, 0.25, 0, protocol="official")
+    assert subject["caveat"] == kfold["caveat"] == published["subject_caveat"]
+    assert official["caveat"].startswith(PUBLISHED["caveat"]) and "class order" not in official["caveat"]
+    assert load_split(tmp_path / "kfold.json")["caveat"] == published["subject_caveat"]
+
+
+def test_run_names_carry_the_fold_and_the_seed():
+    from eegslim.runs import parse_run, run_name
+
+    assert run_name(3) == "seed3" and run_name(0, fold=4) == "fold4-seed0"
+    assert parse_run("seed3") == (None, 3) and parse_run("fold4-seed0") == (4, 0)
+    for bad in ("seed", "fold1", "fold1_seed0", "seed1-fold0", "seed01x"):
+        with pytest.raises(ValueError, match=re.escape(f"run {bad!r}")):
+            parse_run(bad)
 
 
 def test_official_caveat_reaches_the_train_metrics(tmp_path):

@@ -41,6 +41,12 @@ CAVEAT = (
     "block-confounded (Li et al., IEEE TPAMI 2020): all images of a class were shown in one block; trials in "
     "test share blocks with training trials"
 )
+# Held-out subjects remove the shared blocks, not the block design: every subject saw each class in one block,
+# so a class still goes with a time since the session start (inferred, not published; Li et al. 2020 discuss it).
+SUBJECT_CAVEAT = (
+    "block design: each subject saw all images of a class in one block, so held-out subjects still tie classes "
+    "to time since the session start if the class order was the same for every subject (Li et al., TPAMI 2020)"
+)
 
 
 def _crop(options: Mapping[str, Any]) -> tuple[int, int]:
@@ -141,7 +147,8 @@ def _length(eeg: Any) -> int:
 
 
 def protocol(options: Mapping[str, Any]) -> dict[str, Any]:
-    """The official split `split_index` (the `fold` column), flagged block-confounded."""
+    """The official split `split_index` (the `fold` column), flagged block-confounded; `subject_caveat`: what
+    subject-wise splits of these windows still carry."""
     index = _split_index(options)
     return {
         "name": "official",
@@ -150,6 +157,7 @@ def protocol(options: Mapping[str, Any]) -> dict[str, Any]:
         "description": f"official split {index} of {options.get('splits_file', 'block_splits_by_image_all.pth')} "
         "(by image, 6 subjects pooled)",
         "caveat": CAVEAT,
+        "subject_caveat": SUBJECT_CAVEAT,
     }
 
 

@@ -59,6 +59,8 @@ PROTOCOL = {
     "no validation part",
     "caveat": "block design: train and test trials come from the same block (temporal confound); the official "
     "script also reports the best test accuracy over epochs",
+    "subject_caveat": "block design: each class was shown in one block per stage, so held-out subjects still tie "
+    "classes to time since the stage start if the class order was the same for every subject",
 }
 
 

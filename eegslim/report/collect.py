@@ -1,4 +1,4 @@
-"""Read every metrics.json and dataset file, check them, and aggregate seeds into one row per configuration."""
+"""Read every metrics.json and dataset file, check them, and aggregate runs into one row per configuration."""
 
 from __future__ import annotations
 
@@ -16,14 +16,14 @@ from eegslim.metrics import METRIC_KEYS
 log = logging.getLogger(__name__)
 
 STAGES = ("baseline", "prune", "quantize")
-# A configuration: records that differ only in seed are repeats of it.
+# A configuration: records that differ only in seed and fold (eegslim.runs) are runs of it.
 CONFIG_KEYS = ("dataset", "model", "method", "ratio", "recovery", "variant")
 TEXT_KEYS = ("dataset", "model", "stage", "variant", "split_protocol")
 OPTIONAL_TEXT_KEYS = ("method", "recovery", "split_caveat")
 NUMBER_KEYS = tuple(k for k in METRIC_KEYS if k not in TEXT_KEYS + OPTIONAL_TEXT_KEYS)
 # Taken from a configuration's first record (all its records share them: load_records checks the split keys).
 FIRST_KEYS = ("stage", "split_protocol", "split_caveat")
-# Averaged over seeds (mean, std); everything else of a configuration is taken from its first record.
+# Averaged over runs (mean, std); everything else of a configuration is taken from its first record.
 AGG_KEYS = (
     "accuracy", "balanced_accuracy", "macro_f1", "cohen_kappa",
     "params", "nonzero_params", "macs", "file_bytes", "gzip_bytes",
@@ -77,9 +77,9 @@ def load_records(paths: list[str]) -> pd.DataFrame:
     rows, seen, splits = [], {}, {}
     for path in paths:
         record = dict(_check_record(str(path), read_json(path)))
-        key = tuple(record[k] for k in CONFIG_KEYS + ("seed",))
+        key = tuple(record[k] for k in CONFIG_KEYS + ("seed", "fold"))
         if key in seen:
-            raise ValueError(f"{path}: same configuration and seed as {seen[key]}")
+            raise ValueError(f"{path}: same configuration, seed and fold as {seen[key]}")
         seen[key] = str(path)
         _check_same_split(path, record, splits)
         record["metrics_file"] = str(path)
@@ -106,13 +106,13 @@ def config_label(row) -> str:
 
 
 def aggregate(records: pd.DataFrame) -> pd.DataFrame:
-    """One row per configuration: `{key}_mean`/`{key}_std` of AGG_KEYS over seeds, `n_seeds`, the stage and
+    """One row per configuration: `{key}_mean`/`{key}_std` of AGG_KEYS over runs (seeds × folds), `n_runs`, the stage and
     `delta_balanced_accuracy` (mean minus the mean of the same model's torch baseline).
 
     Rows are ordered by dataset, model, baseline first, then method, ratio, recovery, then variant
     (torch, fp32, the others by name).
     """
-    out_cols = list(CONFIG_KEYS) + list(FIRST_KEYS) + ["n_seeds"] + [f"{k}_{s}" for k in AGG_KEYS for s in ("mean", "std")]
+    out_cols = list(CONFIG_KEYS) + list(FIRST_KEYS) + ["n_runs"] + [f"{k}_{s}" for k in AGG_KEYS for s in ("mean", "std")]
     if records.empty:
         return pd.DataFrame(columns=out_cols + ["delta_balanced_accuracy"])
     frame = records[list(AGG_KEYS)].astype(float).assign(**{k: records[k] for k in FIRST_KEYS})
@@ -121,7 +121,7 @@ def aggregate(records: pd.DataFrame) -> pd.DataFrame:
         grouped[list(AGG_KEYS)].mean().add_suffix("_mean"),
         grouped[list(AGG_KEYS)].std(ddof=1).add_suffix("_std"),
         grouped[list(FIRST_KEYS)].first(),
-        grouped.size().rename("n_seeds"),
+        grouped.size().rename("n_runs"),
     ], axis=1).reset_index()[out_cols]
     agg["_base"] = agg["method"].isna()
     agg["_variant"] = agg["variant"].map(variant_rank)
@@ -154,6 +154,7 @@ class DatasetFacts:
     channels_dropped: list[str] | None = None
     split_windows: dict[str, int] | None = None
     split_subjects: dict[str, int] | None = None
+    folds: list[dict] | None = None  # k-fold: [{"fold", "windows": {part: n}, "subjects": {part: n}}] per fold
     shared: dict[str, list[str]] | None = None  # audit key ('subjects: train/test') -> shared ids; empty = clean
     split_protocol: str | None = None  # subject | kfold | official
     split_description: str | None = None
@@ -195,25 +196,43 @@ def _read_summary(facts: DatasetFacts, path) -> None:
     facts.channels_dropped = [str(c) for c in channels.get("dropped", [])]
 
 
-def _read_split(facts: DatasetFacts, path) -> None:
+def _split_parts(path) -> tuple[dict, dict[str, int], dict[str, int] | None, dict[str, list[str]]]:
+    """(split, windows per part, subjects per part or None, shared ids per audit key) of one split file."""
     split = read_json(path)
     if not isinstance(split, dict) or not all(isinstance(split.get(f), list) for f in SPLIT_FOLDS):
         raise ValueError(f"{path}: expected an object with 'train', 'val' and 'test' index lists")
-    facts.split_windows = {f: len(split[f]) for f in SPLIT_FOLDS}
+    windows, n_subjects, shared = {f: len(split[f]) for f in SPLIT_FOLDS}, None, {}
     subjects = split.get("subjects") or {}
     if all(isinstance(subjects.get(f), list) for f in SPLIT_FOLDS):
-        facts.split_subjects = {f: len(subjects[f]) for f in SPLIT_FOLDS}
+        n_subjects = {f: len(subjects[f]) for f in SPLIT_FOLDS}
         shared = {f"subjects: {a}-{b}": sorted(set(map(str, subjects[a])) & set(map(str, subjects[b])))
                   for a, b in (("train", "val"), ("train", "test"), ("val", "test"))}
-    else:
-        shared = {}
     for kind, found in (split.get("audit") or {}).items():  # {"shared_subjects": {"train/test": [ids]}, ...}
         pairs = found if isinstance(found, dict) else {"any folds": found}
         for pair, ids in pairs.items():
             name = f"{kind.removeprefix('shared_')}: {pair}"
             shared[name] = sorted(set(shared.get(name, [])) | set(map(str, ids or [])))
-    facts.shared = shared
-    _read_protocol(facts, path, split)
+    return split, windows, n_subjects, shared
+
+
+def _read_split(facts: DatasetFacts, paths) -> None:
+    """One splits.json, or the per-fold files of a k-fold (a list): part sizes per fold, audits merged."""
+    if isinstance(paths, (str, Path)):
+        split, facts.split_windows, facts.split_subjects, facts.shared = _split_parts(paths)
+        _read_protocol(facts, paths, split)
+        return
+    facts.folds, facts.shared = [], {}
+    for path in paths:
+        split, windows, subjects, shared = _split_parts(path)
+        if split.get("protocol") != "kfold" or not _is_number(split.get("fold")):
+            raise ValueError(f"{path}: one of several split files of a dataset, but not a k-fold fold")
+        facts.folds.append({"fold": int(split["fold"]), "windows": windows, "subjects": subjects or {}})
+        for key, ids in shared.items():
+            facts.shared[key] = sorted(set(facts.shared.get(key, [])) | set(ids))
+        _read_protocol(facts, path, split)
+    facts.split_description = (f"subject-wise {split.get('n_folds', '?')}-fold cross-validation, seed "
+                               f"{split.get('seed', '?')}; scores are means over the test parts of folds "
+                               f"{', '.join(str(f['fold']) for f in facts.folds)}")
 
 
 def _text(path, split: dict, key: str) -> str | None:
@@ -235,15 +254,17 @@ def _read_protocol(facts: DatasetFacts, path, split: dict) -> None:
 
 
 def load_dataset_facts(dataset: str, files: dict[str, str] | None) -> DatasetFacts:
-    """Facts from a dataset's summary.json and splits.json; a missing file becomes a note, a malformed one an error."""
+    """Facts from a dataset's summary.json and split file (or list of k-fold split files); a missing file becomes
+    a note, a malformed one an error."""
     facts = DatasetFacts(dataset)
     for kind, reader in (("summary", _read_summary), ("split", _read_split)):
         path = (files or {}).get(kind)
+        missing = [p for p in ([path] if isinstance(path, (str, Path)) else path or []) if not Path(p).is_file()]
         if not path:
             facts.notes.append(f"no {kind} file given")
-        elif not Path(path).is_file():
-            facts.notes.append(f"{kind} file not found: {path}")
-            log.warning("%s: %s file not found: %s", dataset, kind, path)
+        elif missing:
+            facts.notes.append(f"{kind} file not found: {', '.join(map(str, missing))}")
+            log.warning("%s: %s file not found: %s", dataset, kind, missing)
         else:
             reader(facts, path)
     return facts

@@ -20,7 +20,7 @@ AXES = (("file_bytes_mean", "pareto_size", "ONNX file size (kB, log scale)", 1e-
 def pareto_figure(variants: pd.DataFrame, baseline_ba: dict[str, float], budget: float) -> str | None:
     """Balanced accuracy vs file size (top) and vs batch-1 latency (bottom) of every ONNX variant of one
     dataset, one column per model. Marker = variant, colour = method (baseline = unpruned); the Pareto front is
-    joined by a step line and its points are filled; error bars are ± the std over seeds; the band is the
+    joined by a step line and its points are filled; error bars are ± the std over runs; the band is the
     baseline's balanced accuracy ± budget. None when there are no variants."""
     if variants.empty:
         return None

@@ -29,14 +29,14 @@ def selection_html(selection: pd.DataFrame, budget: float, flash_mbit: float) ->
     if selection.empty:
         return '<p class="note">No baseline with an fp32 ONNX export, so nothing to select against.</p>'
     rows = [[escape(r["model"]), escape(r["criterion"]), escape(r["configuration"]), escape(r["variant"]),
-             str(int(r["n_seeds"])), fmt_num(r["baseline_balanced_accuracy"]), fmt_num(r["balanced_accuracy_mean"]),
+             str(int(r["n_runs"])), fmt_num(r["baseline_balanced_accuracy"]), fmt_num(r["balanced_accuracy_mean"]),
              f"{r['delta_balanced_accuracy']:+.3f}", fmt_num(r["agreement_fp32_mean"]), fmt_int(r["params_mean"]),
              fmt_kb(r["file_bytes_mean"]), fmt_kb(r["gzip_bytes_mean"]),
              fmt_ms(r["latency_ms_b1_mean"], r["latency_iqr_ms_b1_mean"]), fmt_ratio(r["params_reduction"]),
              fmt_ratio(r["file_reduction"]), fmt_ratio(r["gzip_reduction"]), fmt_ratio(r["latency_b1_speedup"]),
              fmt_ratio(r["latency_b64_speedup"]), _yes(r["fits_flash"])] for _, r in selection.iterrows()]
     return (f"<p>Among the ONNX variants run through onnxruntime, the smallest file and the lowest batch-1 latency "
-            f"whose mean balanced accuracy over seeds is at most {budget:g} below the baseline's. Reductions are "
+            f"whose mean balanced accuracy over runs is at most {budget:g} below the baseline's. Reductions are "
             "the baseline's fp32 ONNX export ÷ the chosen variant (2.00× = half); “fits” = the dense file fits "
             f"in {flash_mbit:g} Mbit of flash.</p>"
             + _table(["model", "criterion", "configuration", "variant", "n", "baseline bal. acc.", "bal. acc.", "Δ",
@@ -46,7 +46,7 @@ def selection_html(selection: pd.DataFrame, budget: float, flash_mbit: float) ->
 
 def variants_html(variants: pd.DataFrame, flash_mbit: float) -> str:
     """Every ONNX variant with its size, speed, budget, flash and Pareto flags, folded away."""
-    rows = [[escape(r["model"]), escape(r["configuration"]), escape(r["variant"]), str(int(r["n_seeds"])),
+    rows = [[escape(r["model"]), escape(r["configuration"]), escape(r["variant"]), str(int(r["n_runs"])),
              fmt_num(r["balanced_accuracy_mean"]), fmt_num(r["agreement_fp32_mean"]), fmt_int(r["params_mean"]),
              fmt_int(r["nonzero_params_mean"]), fmt_int(r["macs_mean"]), fmt_kb(r["file_bytes_mean"]),
              fmt_kb(r["gzip_bytes_mean"]), fmt_ms(r["latency_ms_b1_mean"], r["latency_iqr_ms_b1_mean"]),
@@ -72,7 +72,7 @@ def sparsity_html(evidence: pd.DataFrame) -> str:
 
 
 def finetune_scratch_html(fvs: pd.DataFrame, figure: str | None) -> str:
-    """Fine-tune vs scratch table (mean ± std over seeds) and figure; a note when no ratio has both."""
+    """Fine-tune vs scratch table (mean ± std over runs) and figure; a note when no ratio has both."""
     if fvs.empty:
         return '<p class="note">No pruning ratio was recovered both by fine-tuning and from scratch.</p>'
 

@@ -56,7 +56,7 @@ def ratio_figure(agg: pd.DataFrame, budget: float = 0.0) -> str | None:
             for _, base in rows[rows["method"].isna()].iterrows():
                 mean = base["balanced_accuracy_mean"]
                 ax.axhspan(mean - budget, mean + budget, color="0.85", zorder=0, label=f"baseline ± {budget:g}")
-                ax.axhline(mean, color="0.5", linewidth=1, label=f"baseline (n={base['n_seeds']})")
+                ax.axhline(mean, color="0.5", linewidth=1, label=f"baseline (n={base['n_runs']})")
             _chance(ax, rows)
             mine = rows[rows["method"].notna()]
             for (method, recovery), line in mine.groupby(["method", "recovery"], dropna=False, sort=True):
@@ -105,7 +105,7 @@ SENSITIVITY_PREFIX = {"structured": "units", "unstructured": "weights"}
 
 def sensitivity_figure(table: pd.DataFrame) -> str | None:
     """Per-layer sensitivity heatmaps of one dataset, one panel per model: rows = layer or unit group (kind
-    prefixed), columns = pruning ratio, colour = change of validation balanced accuracy (mean over seeds) when
+    prefixed), columns = pruning ratio, colour = change of validation balanced accuracy (mean over runs) when
     only that layer is pruned, without retraining. None when the table is empty."""
     if table.empty:
         return None

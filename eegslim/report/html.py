@@ -40,7 +40,7 @@ time), <b>int8 static</b> (QDQ, per-channel weights, activation ranges calibrate
 classifier kept in fp32) and <b>fp16</b>; every variant is scored through onnxruntime on the test set, with its
 agreement with the fp32 export, and timed at batch size 1 and 64 (median and IQR over interleaved repeats,
 pinned threads; the CPU's int8 flags are in results.csv).</p>
-<p>Numbers are mean ± standard deviation over training seeds (n = number of seeds); Δ is the change of mean
+<p>Numbers are mean ± standard deviation over runs (n = number of runs: training seeds, times the folds of a subject-wise k-fold); Δ is the change of mean
 balanced accuracy against the same model's unpruned baseline. The accuracy budget for
 “small and fast without losing accuracy” is {budget}.</p>
 """
@@ -56,7 +56,7 @@ def fmt_num(value, digits: int = 3) -> str:
 
 
 def fmt_mean_std(mean, std, digits: int = 3) -> str:
-    """'mean ± std', or just the mean when std is undefined (one seed)."""
+    """'mean ± std', or just the mean when std is undefined (one run)."""
     if _missing(mean):
         return "—"
     return fmt_num(mean, digits) if _missing(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
@@ -151,8 +151,13 @@ def dataset_summary(facts: DatasetFacts, rows: pd.DataFrame | None = None) -> st
     parts.append(protocol_html(facts, rows))
     if facts.split_windows is not None:
         subjects = facts.split_subjects or {}
-        parts.append(_table(["fold", "windows", "subjects"],
+        parts.append(_table(["part", "windows", "subjects"],
                             [[f, fmt_int(facts.split_windows[f]), fmt_int(subjects.get(f))] for f in SPLIT_FOLDS]))
+    if facts.folds:
+        parts.append(_table(["fold", *(f"{p} windows (subjects)" for p in SPLIT_FOLDS)],
+                            [[str(f["fold"]), *(f"{fmt_int(f['windows'][p])} ({fmt_int(f['subjects'].get(p))})"
+                                                for p in SPLIT_FOLDS)] for f in facts.folds]))
+    if facts.split_windows is not None or facts.folds:
         clean = not any((facts.shared or {}).values())
         parts.append(f'<p class="{"ok" if clean else "bad"}">Leakage audit: {escape(leakage_text(facts))}</p>')
     return "".join(parts)
@@ -165,6 +170,9 @@ def results_note(facts: DatasetFacts, rows: pd.DataFrame) -> str:
         return '<p class="note">Split protocol unknown.</p>'
     leaky = bool(facts.shared_train_test)
     flag = ' <span class="bad">(not leakage-safe: subjects shared between train and test)</span>' if leaky else ""
+    if facts.folds:
+        return (f"<p>Scores are means over the test parts of {len(facts.folds)} folds of the "
+                f"<b>{escape(protocol)}</b> split (every run is one seed on one fold){flag}.</p>")
     return f"<p>Scores on the test part of the <b>{escape(protocol)}</b> split{flag}.</p>"
 
 
@@ -177,7 +185,7 @@ def summary_html(rows: pd.DataFrame, budget: float) -> str:
         delta = r["delta_balanced_accuracy"]
         delta_txt = "—" if _missing(delta) else f"{delta:+.3f}"
         cells.append([
-            escape(r["model"]), escape(config_label(r)), escape(r["variant"]), str(r["n_seeds"]),
+            escape(r["model"]), escape(config_label(r)), escape(r["variant"]), str(r["n_runs"]),
             fmt_mean_std(r["accuracy_mean"], r["accuracy_std"]),
             fmt_mean_std(r["balanced_accuracy_mean"], r["balanced_accuracy_std"]),
             fmt_mean_std(r["macro_f1_mean"], r["macro_f1_std"]),
@@ -207,7 +215,7 @@ def comparison_html(rows: pd.DataFrame, published: list[dict], labels: dict[str,
     for _, r in base.iterrows():
         cells.append([escape(r["model"]), escape(labels.get(r["model"], "")),
                       fmt_mean_std(r["balanced_accuracy_mean"], r["balanced_accuracy_std"]),
-                      fmt_mean_std(r["accuracy_mean"], r["accuracy_std"]), f"this run, n = {r['n_seeds']} seeds"])
+                      fmt_mean_std(r["accuracy_mean"], r["accuracy_std"]), f"this run, n = {r['n_runs']} runs"])
         classes.append("")
     for e in published:
         metric = str(e.get("metric", "")).lower().replace(" ", "_")

@@ -2,7 +2,7 @@
 flash fit, and fine-tune vs scratch.
 
 Candidates are the ONNX variants (stage `quantize`): the artefacts that onnxruntime ran, timed and scored.
-Accuracy is compared with the mean over seeds of the model's torch baseline (`delta_balanced_accuracy` of
+Accuracy is compared with the mean over runs (seeds, and folds under k-fold) of the model's torch baseline (`delta_balanced_accuracy` of
 `collect.aggregate`); sizes and latencies with the baseline's fp32 ONNX export.
 """
 
@@ -13,19 +13,19 @@ import pandas as pd
 
 from eegslim.report.collect import CONFIG_KEYS, baseline_rows, config_label
 
-# Per-record keys of the quantize stage averaged over seeds beside collect.AGG_KEYS.
+# Per-record keys of the quantize stage averaged over runs beside collect.AGG_KEYS.
 DEPLOY_KEYS = ("latency_iqr_ms_b1", "latency_iqr_ms_b64", "agreement_fp32")
 MBIT = 2**20  # bits in one Mbit of flash (memory parts are sized in binary megabits)
 TOL = 1e-12
 VARIANT_COLUMNS = (
-    "dataset", "model", "configuration", "method", "ratio", "recovery", "variant", "n_seeds",
+    "dataset", "model", "configuration", "method", "ratio", "recovery", "variant", "n_runs",
     "balanced_accuracy_mean", "balanced_accuracy_std", "delta_balanced_accuracy", "agreement_fp32_mean",
     "params_mean", "nonzero_params_mean", "macs_mean", "file_bytes_mean", "gzip_bytes_mean",
     "latency_ms_b1_mean", "latency_iqr_ms_b1_mean", "latency_ms_b64_mean", "latency_iqr_ms_b64_mean",
     "within_budget", "fits_flash", "pareto_size", "pareto_latency",
 )
 SELECTION_COLUMNS = (
-    "dataset", "model", "criterion", "configuration", "method", "ratio", "recovery", "variant", "n_seeds",
+    "dataset", "model", "criterion", "configuration", "method", "ratio", "recovery", "variant", "n_runs",
     "baseline_balanced_accuracy", "balanced_accuracy_mean", "balanced_accuracy_std", "delta_balanced_accuracy",
     "agreement_fp32_mean", "params_mean", "nonzero_params_mean", "macs_mean", "file_bytes_mean", "gzip_bytes_mean",
     "latency_ms_b1_mean", "latency_iqr_ms_b1_mean", "latency_ms_b64_mean", "params_reduction", "file_reduction",
@@ -120,7 +120,7 @@ def select(variants: pd.DataFrame, agg: pd.DataFrame) -> pd.DataFrame:
 
 def finetune_vs_scratch(agg: pd.DataFrame) -> pd.DataFrame:
     """FVS_COLUMNS per (dataset, model, method, ratio) whose torch checkpoints were recovered both by
-    fine-tuning and from scratch: mean, std and seed count of each and the difference of the means."""
+    fine-tuning and from scratch: mean, std and run count of each and the difference of the means."""
     torch = agg[(agg["variant"] == "torch") & agg["method"].notna() & agg["recovery"].isin(["finetune", "scratch"])]
     rows = []
     for (dataset, model, method, ratio), group in torch.groupby(["dataset", "model", "method", "ratio"], sort=True):
@@ -130,8 +130,8 @@ def finetune_vs_scratch(agg: pd.DataFrame) -> pd.DataFrame:
         ft, sc = by.loc["finetune"], by.loc["scratch"]
         rows.append({"dataset": dataset, "model": model, "method": method, "ratio": ratio,
                      "finetune_mean": ft["balanced_accuracy_mean"], "finetune_std": ft["balanced_accuracy_std"],
-                     "finetune_n": ft["n_seeds"], "scratch_mean": sc["balanced_accuracy_mean"],
-                     "scratch_std": sc["balanced_accuracy_std"], "scratch_n": sc["n_seeds"],
+                     "finetune_n": ft["n_runs"], "scratch_mean": sc["balanced_accuracy_mean"],
+                     "scratch_std": sc["balanced_accuracy_std"], "scratch_n": sc["n_runs"],
                      "finetune_minus_scratch": ft["balanced_accuracy_mean"] - sc["balanced_accuracy_mean"]})
     return pd.DataFrame(rows, columns=list(FVS_COLUMNS))
 

@@ -10,10 +10,10 @@ import pandas as pd
 from eegslim.atomic import atomic_open
 from eegslim.report.collect import CONFIG_KEYS, SPLIT_FOLDS, DatasetFacts
 
-INT_KEYS = ("seed", "params", "nonzero_params", "macs", "file_bytes", "gzip_bytes", "n_test", "n_classes")
-# summary_{dataset}.csv: (column, source column of the aggregate); `_mean`/`_std` pairs for seed-varying metrics.
+INT_KEYS = ("seed", "fold", "params", "nonzero_params", "macs", "file_bytes", "gzip_bytes", "n_test", "n_classes")
+# summary_{dataset}.csv: (column, source column of the aggregate); `_mean`/`_std` pairs for run-varying metrics.
 SUMMARY_COLUMNS = (
-    ["model", "stage", "method", "ratio", "recovery", "variant", "split_protocol", "n_seeds"]
+    ["model", "stage", "method", "ratio", "recovery", "variant", "split_protocol", "n_runs"]
     + [f"{k}_{s}" for k in ("accuracy", "balanced_accuracy", "macro_f1", "cohen_kappa") for s in ("mean", "std")]
     + ["params_mean", "nonzero_params_mean", "macs_mean", "file_bytes_mean", "gzip_bytes_mean",
        "latency_ms_b1_mean", "latency_ms_b1_std", "latency_ms_b64_mean", "delta_balanced_accuracy"]
@@ -22,7 +22,7 @@ DATASET_COLUMNS = (
     "dataset", "windows", "subjects", "classes", "recordings_read", "recordings_skipped",
     "chance_accuracy", "chance_balanced_accuracy",
     *(f"{f}_windows" for f in SPLIT_FOLDS), *(f"{f}_subjects" for f in SPLIT_FOLDS),
-    "split_protocol", "split_caveat", "leakage_audit", "notes",
+    "n_folds", "split_protocol", "split_caveat", "leakage_audit", "notes",
 )
 MAX_IDS = 10  # shared ids listed per pair of parts; the rest are counted
 
@@ -33,14 +33,14 @@ def _cell(value):
 
 
 def results_table(records: pd.DataFrame) -> pd.DataFrame:
-    """Every record, one row, in the records' column order, sorted by configuration and seed."""
+    """Every record, one row, in the records' column order, sorted by configuration, fold and seed."""
     table = records.copy()
     for key in INT_KEYS:
         table[key] = pd.array(table[key].astype(float).round(), dtype="Int64")
     for key in table.columns:
         if table[key].dtype == object:
             table[key] = table[key].map(_cell)
-    return table.sort_values(list(CONFIG_KEYS) + ["stage", "seed", "metrics_file"], na_position="first",
+    return table.sort_values(list(CONFIG_KEYS) + ["stage", "fold", "seed", "metrics_file"], na_position="first",
                              kind="stable").reset_index(drop=True)
 
 
@@ -88,7 +88,8 @@ def split_of(facts: DatasetFacts, agg: pd.DataFrame) -> tuple[str | None, str | 
 
 def datasets_table(facts: list[DatasetFacts], agg: pd.DataFrame) -> pd.DataFrame:
     """Per dataset: windows, subjects, classes, recordings, chance levels (of the test set, from its first
-    configuration), split sizes, split protocol and caveat, leakage audit and notes about missing files."""
+    configuration), split sizes (empty under k-fold: `n_folds` folds, their sizes are in the report), split
+    protocol and caveat, leakage audit and notes about missing files."""
     rows = []
     for f in facts:
         recs = agg[agg["dataset"] == f.dataset]
@@ -104,6 +105,7 @@ def datasets_table(facts: list[DatasetFacts], agg: pd.DataFrame) -> pd.DataFrame
             "chance_balanced_accuracy": recs["chance_balanced_accuracy_mean"].iloc[0] if len(recs) else None,
             **{f"{k}_windows": (f.split_windows or {}).get(k) for k in SPLIT_FOLDS},
             **{f"{k}_subjects": (f.split_subjects or {}).get(k) for k in SPLIT_FOLDS},
+            "n_folds": None if f.folds is None else len(f.folds),
             "split_protocol": protocol,
             "split_caveat": caveat,
             "leakage_audit": leakage_text(f),
@@ -111,7 +113,7 @@ def datasets_table(facts: list[DatasetFacts], agg: pd.DataFrame) -> pd.DataFrame
         })
     table = pd.DataFrame(rows, columns=list(DATASET_COLUMNS))
     for key in DATASET_COLUMNS:
-        if key.endswith(("windows", "subjects", "classes", "recordings_read", "recordings_skipped")):
+        if key.endswith(("windows", "subjects", "classes", "recordings_read", "recordings_skipped", "n_folds")):
             table[key] = pd.array(table[key].astype(float), dtype="Int64")
     return table
 

@@ -28,13 +28,14 @@ def _flash_mbit(report_cfg: dict) -> float:
     return float(mbit)
 
 
-def run(metrics_files: list[str], dataset_files: dict[str, dict[str, str]], out_html, tables_dir,
+def run(metrics_files: list[str], dataset_files: dict[str, dict], out_html, tables_dir,
         report_cfg: dict, sensitivity_files: list[str] = (), pretrain_histories: list[str] = (),
         model_labels: dict[str, str] | None = None) -> None:
     """Write `tables_dir/results.csv`, `summary_{dataset}.csv`, `datasets.csv`, `variants.csv`, `selection.csv`,
     `finetune_vs_scratch.csv` and the page `out_html`.
 
-    dataset_files: dataset key → {"summary": summary.json, "split": splits.json}, either may be missing.
+    dataset_files: dataset key → {"summary": summary.json, "split": splits.json or the list of a k-fold's
+    per-fold split files}, either may be missing.
     report_cfg: `accuracy_budget` (default 0.01), `flash_mbit` (default 128) and optional `published`
     {dataset: [{model, metric, value, source}]}. sensitivity_files: `sensitivity.csv` tables (rule
     `sensitivity`), drawn as heatmaps. pretrain_histories: history.json files of the pretrain rule (loss

@@ -1,6 +1,8 @@
-"""Rule `split`: windows.h5 -> splits.json under the protocol `split.protocol` (subject | kfold | official).
+"""Rules `split` and `split_fold`: windows.h5 -> a split file under `split.protocol` (subject | kfold | official).
 
-subject and kfold splits refuse subject overlap; an official split reports it (`leaks_subjects`, `caveat`).
+subject and official: one splits.json; kfold: one split file per fold (rule `split_fold`). subject and kfold
+splits refuse subject overlap and carry the dataset's caveat for subject-wise splits, if its adapter has one;
+an official split reports overlap (`leaks_subjects`, `caveat`).
 """
 
 from __future__ import annotations
@@ -29,31 +31,39 @@ def published_protocol(windows, windows_h5) -> dict | None:
 
 
 def make_split(windows, windows_h5, val_fraction: float, test_fraction: float, seed: int, protocol: str,
-               n_folds: int, fold: int) -> dict:
-    """The split of loaded `windows` under `protocol`; errors name `windows_h5`."""
+               n_folds: int, fold: int | None) -> dict:
+    """The split of loaded `windows` under `protocol` (`fold`: the k-fold test fold); errors name `windows_h5`."""
     meta = dict(sessions=windows.session, recordings=windows.recording)
+    published = published_protocol(windows, windows_h5)
     try:
+        if protocol == "official":
+            return official_split(windows.fold, windows.subject, windows.y, val_fraction, seed,
+                                  published=published, **meta)
         if protocol == "subject":
-            return subject_split(windows.subject, windows.y, val_fraction, test_fraction, seed, **meta)
-        if protocol == "kfold":
-            return kfold_split(windows.subject, windows.y, n_folds, fold, val_fraction, seed, **meta)
-        return official_split(windows.fold, windows.subject, windows.y, val_fraction, seed,
-                              published=published_protocol(windows, windows_h5), **meta)
+            split = subject_split(windows.subject, windows.y, val_fraction, test_fraction, seed, **meta)
+        else:
+            split = kfold_split(windows.subject, windows.y, n_folds, fold, val_fraction, seed, **meta)
     except ValueError as err:
         raise ValueError(f"{windows_h5}: {err}") from None
+    split["caveat"] = (published or {}).get("subject_caveat")
+    return split
 
 
 def run(windows_h5: str | Path, out_json: str | Path, val_fraction: float, test_fraction: float, seed: int,
-        protocol: str = "subject", n_folds: int = 5, fold: int = 0) -> dict:
+        protocol: str = "subject", n_folds: int = 5, fold: int | None = None) -> dict:
     """Split the windows of `windows_h5` under `protocol` and write the split to `out_json`; return it.
 
     subject: whole subjects, test_fraction / val_fraction of them. kfold: test = fold `fold` of `n_folds`
     seeded subject groups, val = val_fraction of the other subjects (test_fraction unused). official: the
-    windows' published `fold` column; val carved from its train part when none is published (test_fraction,
-    n_folds and fold unused).
+    windows' published `fold` column; val carved from its train part when none is published (test_fraction
+    and n_folds unused). `fold` is given for kfold only.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"split.protocol: expected one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    if (protocol == "kfold") != (fold is not None):
+        raise ValueError(f"{out_json}: split.protocol {protocol!r} " + (
+            "writes one split file per fold (results/<dataset>/splits/fold<k>.json), so it needs a fold"
+            if fold is None else f"has no folds, got fold {fold!r}"))
     windows = load_windows(windows_h5, signals=False)
     split = make_split(windows, windows_h5, val_fraction, test_fraction, seed, protocol, n_folds, fold)
     save_split(split, out_json)

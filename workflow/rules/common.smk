@@ -8,6 +8,7 @@ from snakemake.utils import validate
 
 from eegslim.config import config_errors
 from eegslim.methods import applies, skipped_cells
+from eegslim.runs import RUN_PATTERN, parse_run, run_name
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 if problems := config_errors(config, SCHEMA):
@@ -81,6 +82,38 @@ def check_pretraining():
 check_pretraining()
 
 
+def split_settings(ds):
+    """The top-level `split` settings with the dataset's own `split` overrides."""
+    return {**config["split"], **config["datasets"][ds].get("split", {})}
+
+
+def kfold_folds(ds):
+    """The folds trained on `ds` under split.protocol kfold (split.folds, else all n_folds), else None."""
+    cfg = split_settings(ds)
+    if cfg["protocol"] != "kfold":
+        return None
+    return list(range(cfg["n_folds"])) if cfg["folds"] is None else list(cfg["folds"])
+
+
+def check_splits():
+    """split.folds belong to a k-fold; a pretraining dataset is not also k-folded under its own fine-tuning."""
+    pretrains = any(uses_pretrain_rule(m) for m in MODELS)
+    for ds in DATASETS:
+        cfg = split_settings(ds)
+        key = f"datasets.{ds}.split" if "split" in config["datasets"][ds] else "split"
+        if cfg["folds"] is not None and cfg["protocol"] != "kfold":
+            config_error(f"{key}.folds", f"only for protocol kfold (protocol is {cfg['protocol']!r})")
+        if too_big := [f for f in cfg["folds"] or [] if f >= cfg["n_folds"]]:
+            config_error(f"{key}.folds", f"folds {too_big} do not exist: n_folds is {cfg['n_folds']} (folds 0..{cfg['n_folds'] - 1})")
+        if cfg["protocol"] == "kfold" and pretrains and ds in PRETRAIN_DATASETS:
+            config_error(f"{key}.protocol", f"kfold puts every subject of {ds!r} in one fold's test part, so pretraining "
+                         f"on its windows leaks into labram_pt's test scores; drop {ds!r} from pretrain.datasets or "
+                         "use protocol subject")
+
+
+check_splits()
+
+
 def pretrain_settings():
     """`pretrain` settings of the masked-modelling loop (the datasets, channels and seed travel separately)."""
     return {k: v for k, v in PRETRAIN.items() if k not in ("datasets", "channels", "seed")}
@@ -139,18 +172,45 @@ def model_files(prefix):
     }
 
 
+def runs(ds):
+    """The run names of `ds` (eegslim.runs): every seed, on every trained fold under k-fold."""
+    folds = kfold_folds(ds)
+    if folds is None:
+        return [run_name(seed) for seed in SEEDS]
+    return [run_name(seed, fold) for fold in folds for seed in SEEDS]
+
+
+def split_files(ds):
+    """The split files of `ds`: splits.json, or one file per trained fold under k-fold."""
+    folds = kfold_folds(ds)
+    if folds is None:
+        return [f"results/{ds}/splits.json"]
+    return [f"results/{ds}/splits/fold{fold}.json" for fold in folds]
+
+
+def report_split_files():
+    """Dataset -> its splits.json, or the list of its k-fold fold files (the report's `dataset_files`)."""
+    return {ds: split_files(ds) if kfold_folds(ds) is not None else split_files(ds)[0] for ds in DATASETS}
+
+
+def run_split(ds, run):
+    """The split file one run of `ds` trains on and is scored on."""
+    fold, _ = parse_run(run)
+    return f"results/{ds}/splits.json" if fold is None else f"results/{ds}/splits/fold{fold}.json"
+
+
 def model_dirs():
-    """Every trained model directory of the grid: baselines and pruned variants, all datasets and seeds."""
+    """Every trained model directory of the grid: baselines and pruned variants, all datasets and runs."""
     dirs = []
     for ds in DATASETS:
         for model in MODELS:
-            for seed in SEEDS:
-                dirs.append(f"results/{ds}/{model}/baseline/seed{seed}")
+            for run in runs(ds):
+                dirs.append(f"results/{ds}/{model}/baseline/{run}")
                 for method in (m for m in PRUNE["methods"] if applies(m, model)):
                     for ratio in PRUNE["ratios"]:
                         for recovery in PRUNE["recoveries"]:
                             dirs.append(
-                                f"results/{ds}/{model}/prune/{method}/{ratio_label(ratio)}/{recovery}/seed{seed}"
+                                f"results/{ds}/{model}/prune/{method}/{ratio_label(ratio)}/{recovery}/{run}"
                             )
     return dirs
 
@@ -177,7 +237,7 @@ def every_output():
     reruns what follows it; `snakemake results/report.html` does not look at intermediates."""
     files = [f"resources/demo/{ds}/demo.json" for ds in DATASETS if "simulate" in config["datasets"][ds]]
     for ds in DATASETS:
-        files += [f"results/{ds}/windows.h5", f"results/{ds}/summary.json", f"results/{ds}/splits.json"]
+        files += [f"results/{ds}/windows.h5", f"results/{ds}/summary.json", *split_files(ds)]
     for d in model_dirs():
         files += list(model_files(d).values())
         files += [f"{d}/onnx/{variant}/model.onnx" for variant in VARIANTS]
@@ -199,9 +259,9 @@ def dataset_settings(ds):
     return cfg
 
 
-def split_settings(ds):
-    """The top-level `split` settings with the dataset's own `split` overrides."""
-    return {**config["split"], **config["datasets"][ds].get("split", {})}
+def split_rule_settings(ds):
+    """What the split stage needs of `split_settings`: all but `folds` (the folds to train, not how to split)."""
+    return {k: v for k, v in split_settings(ds).items() if k != "folds"}
 
 
 def grid_settings():
@@ -213,9 +273,10 @@ wildcard_constraints:
     ds="|".join(re.escape(ds) for ds in DATASETS),
     model="eegnet|labram|labram_pt",
     size="tiny|base|large",
-    seed=r"\d+",
+    run=RUN_PATTERN,
+    fold=r"\d+",
     method="|".join(PRUNE["methods"]) or "none",
     ratio=r"[0-9.]+",
     recovery="finetune|scratch|none",
-    mdir=r"baseline/seed\d+|prune/[^/]+/[^/]+/[^/]+/seed\d+",
+    mdir=rf"baseline/{RUN_PATTERN}|prune/[^/]+/[^/]+/[^/]+/{RUN_PATTERN}",
     variant="|".join(VARIANTS),

@@ -1,17 +1,17 @@
 rule prune:
     input:
-        weights="results/{ds}/{model}/baseline/seed{seed}/model.safetensors",
-        arch="results/{ds}/{model}/baseline/seed{seed}/arch.json",
+        weights="results/{ds}/{model}/baseline/{run}/model.safetensors",
+        arch="results/{ds}/{model}/baseline/{run}/arch.json",
         h5="results/{ds}/windows.h5",
-        split="results/{ds}/splits.json",
+        split=lambda wc: run_split(wc.ds, wc.run),
     output:
-        **model_files("results/{ds}/{model}/prune/{method}/{ratio}/{recovery}/seed{seed}"),
+        **model_files("results/{ds}/{model}/prune/{method}/{ratio}/{recovery}/{run}"),
     params:
         settings=flat(grid_settings()),
     log:
-        "logs/prune/{ds}/{model}/{method}/{ratio}/{recovery}/seed{seed}.log",
+        "logs/prune/{ds}/{model}/{method}/{ratio}/{recovery}/{run}.log",
     benchmark:
-        "logs/benchmarks/prune/{ds}/{model}/{method}/{ratio}/{recovery}/seed{seed}.tsv"
+        "logs/benchmarks/prune/{ds}/{model}/{method}/{ratio}/{recovery}/{run}.tsv"
     threads: 1
     resources:
         mem_mb=4000,

@@ -2,7 +2,7 @@ rule quantize:
     input:
         **model_files("results/{ds}/{model}/{mdir}"),
         h5="results/{ds}/windows.h5",
-        split="results/{ds}/splits.json",
+        split=lambda wc: run_split(wc.ds, wc.mdir.rsplit("/", 1)[-1]),
     output:
         models=expand("results/{{ds}}/{{model}}/{{mdir}}/onnx/{variant}/model.onnx", variant=VARIANTS),
         metrics=expand("results/{{ds}}/{{model}}/{{mdir}}/onnx/{variant}/metrics.json", variant=VARIANTS),

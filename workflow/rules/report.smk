@@ -2,7 +2,7 @@ rule report:
     input:
         metrics=all_metrics(),
         summaries=expand("results/{ds}/summary.json", ds=DATASETS),
-        splits=expand("results/{ds}/splits.json", ds=DATASETS),
+        splits=[f for ds in DATASETS for f in split_files(ds)],
         sensitivity=sensitivity_files(),
         pretrain=pretrain_histories(),
     output:
@@ -13,6 +13,7 @@ rule report:
         tables=directory("results/tables"),
     params:
         datasets=DATASETS,
+        split_files=flat(report_split_files()),
         settings=flat(config["report"]),
         models=flat(model_labels()),
     log:

@@ -1,17 +1,17 @@
-# Per-layer pruning sensitivity of the baselines (all seeds), on the validation split, without retraining.
+# Per-layer pruning sensitivity of the baselines (all runs), each on its split's validation part, without retraining.
 
 
 rule sensitivity:
     input:
-        weights=expand("results/{{ds}}/{{model}}/baseline/seed{seed}/model.safetensors", seed=SEEDS),
-        archs=expand("results/{{ds}}/{{model}}/baseline/seed{seed}/arch.json", seed=SEEDS),
+        weights=lambda wc: [f"results/{wc.ds}/{wc.model}/baseline/{run}/model.safetensors" for run in runs(wc.ds)],
+        archs=lambda wc: [f"results/{wc.ds}/{wc.model}/baseline/{run}/arch.json" for run in runs(wc.ds)],
         h5="results/{ds}/windows.h5",
-        split="results/{ds}/splits.json",
+        splits=lambda wc: [run_split(wc.ds, run) for run in runs(wc.ds)],
     output:
         json="results/{ds}/{model}/sensitivity.json",
         csv="results/{ds}/{model}/sensitivity.csv",
     params:
-        seeds=SEEDS,
+        runs=lambda wc: runs(wc.ds),
         settings=flat(SENSITIVITY),
     log:
         "logs/sensitivity/{ds}/{model}.log",

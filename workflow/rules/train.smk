@@ -5,17 +5,17 @@
 rule train:
     input:
         h5="results/{ds}/windows.h5",
-        split="results/{ds}/splits.json",
+        split=lambda wc: run_split(wc.ds, wc.run),
     output:
-        **model_files("results/{ds}/eegnet/baseline/seed{seed}"),
+        **model_files("results/{ds}/eegnet/baseline/{run}"),
     params:
         model="eegnet",
         model_cfg=flat(config["eegnet"]),
         train_cfg=flat(config["train"]),
     log:
-        "logs/train/{ds}/eegnet/seed{seed}.log",
+        "logs/train/{ds}/eegnet/{run}.log",
     benchmark:
-        "logs/benchmarks/train/{ds}/eegnet/seed{seed}.tsv"
+        "logs/benchmarks/train/{ds}/eegnet/{run}.tsv"
     threads: 1
     resources:
         mem_mb=4000,
@@ -31,9 +31,9 @@ rule finetune:
     input:
         unpack(pretrained_input),
         h5="results/{ds}/windows.h5",
-        split="results/{ds}/splits.json",
+        split=lambda wc: run_split(wc.ds, wc.run),
     output:
-        **model_files("results/{ds}/{model}/baseline/seed{seed}"),
+        **model_files("results/{ds}/{model}/baseline/{run}"),
     wildcard_constraints:
         model="labram|labram_pt",
     params:
@@ -41,9 +41,9 @@ rule finetune:
         model_cfg=lambda wc: flat(transformer_settings(wc.model)),
         train_cfg=flat(config["finetune"]),
     log:
-        "logs/finetune/{ds}/{model}/seed{seed}.log",
+        "logs/finetune/{ds}/{model}/{run}.log",
     benchmark:
-        "logs/benchmarks/finetune/{ds}/{model}/seed{seed}.tsv"
+        "logs/benchmarks/finetune/{ds}/{model}/{run}.tsv"
     threads: 1
     resources:
         mem_mb=8000,
