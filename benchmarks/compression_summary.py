@@ -25,7 +25,7 @@ import numpy as np
 import onnx
 import pandas as pd
 
-from eegslim.deploy import cpu_flags, latency_interleaved
+from eegslim.deploy.latency import cpu_flags, latency_interleaved
 from eegslim.report.collect import config_label
 
 TARGETS = {"params": 4.0, "file": 8.0, "b1": 2.0}  # the transformer's targets (issue 5)

@@ -7,9 +7,10 @@ import onnx
 import pytest
 import torch
 
-from eegslim.deploy import (OnnxModel, classifier_nodes, convert_fp16, count_macs, cpu_flags, export_onnx, file_stats,
-                            latency_interleaved, latency_ms, predict_onnx, quantize_dynamic_int8, quantize_static_int8,
-                            size_stats)
+from eegslim.deploy.latency import OnnxModel, cpu_flags, latency_interleaved, latency_ms, predict_onnx
+from eegslim.deploy.onnx_export import export_onnx
+from eegslim.deploy.quantize import classifier_nodes, convert_fp16, quantize_dynamic_int8, quantize_static_int8
+from eegslim.deploy.size import count_macs, file_stats, size_stats
 from eegslim.models import arch_for, build_model, count_params
 
 CH = ["FP1", "FP2", "C3", "C4", "O1", "O2"]

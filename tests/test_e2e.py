@@ -16,6 +16,11 @@ pytestmark = pytest.mark.e2e
 TINY = REPO / "tests/configs/tiny.yaml"
 
 
+def pruned_models(cfg: dict) -> list[str]:
+    """The models of `cfg` that its prune grid covers (prune.models, null = all)."""
+    return [m for m in cfg["models"] if cfg["prune"].get("models") is None or m in cfg["prune"]["models"]]
+
+
 def merged_config() -> dict:
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     for key, value in yaml.safe_load(TINY.read_text()).items():
@@ -64,7 +69,7 @@ def test_every_metrics_json_is_complete_and_in_range(demo):
     cfg = merged_config()
     records = metrics_records(demo)
     grid = len(cfg["prune"]["methods"]) * len(cfg["prune"]["ratios"]) * len(cfg["prune"]["recoveries"])
-    n_models = len(cfg["datasets"]) * len(cfg["models"]) * (1 + grid)
+    n_models = len(cfg["datasets"]) * (len(cfg["models"]) + len(pruned_models(cfg)) * grid)
     assert len(records) == n_models * (1 + len(cfg["quantize"]["variants"]))
     for rec in records:
         assert set(METRIC_KEYS) <= set(rec), set(METRIC_KEYS) - set(rec)
@@ -118,7 +123,7 @@ def test_new_prune_ratio_plans_only_the_new_jobs(demo, tmp_path):
     overlay = tmp_path / "ratios.yaml"
     overlay.write_text("prune: {ratios: [0.5, 0.25]}\n")
     cfg = merged_config()
-    new_models = len(cfg["datasets"]) * len(cfg["models"]) * len(cfg["prune"]["methods"])
+    new_models = len(cfg["datasets"]) * len(pruned_models(cfg)) * len(cfg["prune"]["methods"])
     proc = snakemake(demo, "-n", "results/report.html", configs=(TINY, overlay))
     assert planned_jobs(proc.stdout) == {"prune": new_models, "quantize": new_models, "report": 1}
 
@@ -127,6 +132,6 @@ def test_prune_setting_reruns_prune_quantize_report_only(demo, tmp_path):
     overlay = tmp_path / "epochs.yaml"
     overlay.write_text("prune: {epochs: 3}\n")
     cfg = merged_config()
-    n_pruned = len(cfg["datasets"]) * len(cfg["models"]) * len(cfg["prune"]["methods"])
+    n_pruned = len(cfg["datasets"]) * len(pruned_models(cfg)) * len(cfg["prune"]["methods"])
     proc = snakemake(demo, "-n", "results/report.html", configs=(TINY, overlay))
     assert planned_jobs(proc.stdout) == {"prune": n_pruned, "quantize": n_pruned, "report": 1}

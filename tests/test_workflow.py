@@ -29,6 +29,7 @@ def test_dry_run_plans_the_whole_demo_dag(tmp_path):
     proc = snakemake(tmp_path, "-n", "results/report.html")
     cfg = default_config()
     n_ds, n_models = len(cfg["datasets"]), len(cfg["models"])
+    n_pruned = len(cfg["prune"]["models"] or cfg["models"])
     n_transformers = len({"labram", "labram_pt"} & set(cfg["models"]))
     grid = len(cfg["prune"]["methods"]) * len(cfg["prune"]["ratios"]) * len(cfg["prune"]["recoveries"])
     assert planned_jobs(proc.stdout) == {
@@ -38,9 +39,9 @@ def test_dry_run_plans_the_whole_demo_dag(tmp_path):
         "pretrain": int("labram_pt" in cfg["models"]),
         "train": n_ds,
         "finetune": n_ds * n_transformers,
-        "prune": n_ds * n_models * grid,
-        "quantize": n_ds * n_models * (1 + grid),
-        "sensitivity": n_ds * n_models,
+        "prune": n_ds * n_pruned * grid,
+        "quantize": n_ds * (n_models + n_pruned * grid),
+        "sensitivity": n_ds * n_pruned,
         "report": 1,
     }
 
@@ -120,6 +121,20 @@ def test_workflow_refuses_a_bad_config_before_running(tmp_path):
     assert proc.returncode != 0
     assert "config key 'prune.ratios[1]'" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_prune_models_picks_the_pruned_models_and_must_name_configured_ones(tmp_path):
+    overlay = tmp_path / "eegnet.yaml"
+    overlay.write_text("prune:\n  models: [eegnet]\n")
+    jobs = planned_jobs(snakemake(tmp_path, "-n", "results/report.html", configs=(overlay,)).stdout)
+    cfg = default_config()
+    grid = len(cfg["prune"]["methods"]) * len(cfg["prune"]["ratios"]) * len(cfg["prune"]["recoveries"])
+    n_ds = len(cfg["datasets"])
+    assert (jobs["prune"], jobs["sensitivity"]) == (n_ds * grid, n_ds)
+    assert jobs["quantize"] == n_ds * (len(cfg["models"]) + grid)  # every baseline is still exported
+    overlay.write_text("models: [eegnet, labram]\nprune:\n  models: [eegnet, labram_pt]\n")
+    proc = snakemake(tmp_path, "-n", "results/report.html", configs=(overlay,), check=False)
+    assert proc.returncode != 0 and "config key 'prune.models': ['labram_pt'] not in `models`" in proc.stderr
 
 
 def test_missing_raw_folder_names_key_and_path(tmp_path):

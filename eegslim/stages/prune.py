@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from eegslim.atomic import write_json
-from eegslim.deploy import file_stats, size_stats
+from eegslim.deploy.size import file_stats, size_stats
 from eegslim.methods import METHODS
 from eegslim.metrics import metrics_record
 from eegslim.models import arch_name

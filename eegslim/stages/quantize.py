@@ -13,8 +13,10 @@ import numpy as np
 import onnxruntime
 
 from eegslim.atomic import read_json, write_json
-from eegslim.deploy import (CALIBRATED, MIN_CALIBRATION, QUANTIZERS, cpu_flags, export_onnx, file_stats,
-                            latency_interleaved, predict_onnx, size_stats)
+from eegslim.deploy.latency import cpu_flags, latency_interleaved, predict_onnx
+from eegslim.deploy.onnx_export import export_onnx
+from eegslim.deploy.quantize import CALIBRATED, MIN_CALIBRATION, QUANTIZERS
+from eegslim.deploy.size import file_stats, size_stats
 from eegslim.metrics import classification_metrics, metrics_record
 from eegslim.models.checkpoint import load_checkpoint
 from eegslim.splits import load_split, split_fields

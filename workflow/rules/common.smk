@@ -19,9 +19,10 @@ DATASETS = sorted(config["datasets"])
 MODELS = list(config["models"])
 SEEDS = list(config["seeds"])
 PRUNE = config["prune"]
+PRUNED_MODELS = [m for m in MODELS if PRUNE["models"] is None or m in PRUNE["models"]]
 VARIANTS = list(config["quantize"]["variants"])
 SENSITIVITY = config["sensitivity"]
-if SKIPPED := skipped_cells(PRUNE["methods"], MODELS):
+if SKIPPED := skipped_cells(PRUNE["methods"], PRUNED_MODELS):
     print("note: prune grid cells skipped (the method does not apply to the model): "
           + ", ".join(f"{method} x {model}" for method, model in SKIPPED), file=sys.stderr)
 PRETRAIN = config["pretrain"]
@@ -82,6 +83,15 @@ def check_pretraining():
 check_pretraining()
 
 
+def check_pruned_models():
+    """prune.models names models of `models`."""
+    if unknown := sorted(set(PRUNE["models"] or []) - set(MODELS)):
+        config_error("prune.models", f"{unknown} not in `models` ({', '.join(MODELS)})")
+
+
+check_pruned_models()
+
+
 def split_settings(ds):
     """The top-level `split` settings with the dataset's own `split` overrides."""
     return {**config["split"], **config["datasets"][ds].get("split", {})}
@@ -104,11 +114,12 @@ def check_splits():
         if cfg["folds"] is not None and cfg["protocol"] != "kfold":
             config_error(f"{key}.folds", f"only for protocol kfold (protocol is {cfg['protocol']!r})")
         if too_big := [f for f in cfg["folds"] or [] if f >= cfg["n_folds"]]:
-            config_error(f"{key}.folds", f"folds {too_big} do not exist: n_folds is {cfg['n_folds']} (folds 0..{cfg['n_folds'] - 1})")
+            config_error(f"{key}.folds",
+                         f"folds {too_big} do not exist: n_folds is {cfg['n_folds']} (folds 0..{cfg['n_folds'] - 1})")
         if cfg["protocol"] == "kfold" and pretrains and ds in PRETRAIN_DATASETS:
-            config_error(f"{key}.protocol", f"kfold puts every subject of {ds!r} in one fold's test part, so pretraining "
-                         f"on its windows leaks into labram_pt's test scores; drop {ds!r} from pretrain.datasets or "
-                         "use protocol subject")
+            config_error(f"{key}.protocol", f"kfold puts every subject of {ds!r} in one fold's test part, so "
+                         f"pretraining on its windows leaks into labram_pt's test scores; drop {ds!r} from "
+                         "pretrain.datasets or use protocol subject")
 
 
 check_splits()
@@ -180,23 +191,25 @@ def runs(ds):
     return [run_name(seed, fold) for fold in folds for seed in SEEDS]
 
 
+def split_file(ds, fold=None):
+    """results/{ds}/splits.json, or the split file of k-fold fold `fold`."""
+    return f"results/{ds}/splits.json" if fold is None else f"results/{ds}/splits/fold{fold}.json"
+
+
 def split_files(ds):
     """The split files of `ds`: splits.json, or one file per trained fold under k-fold."""
     folds = kfold_folds(ds)
-    if folds is None:
-        return [f"results/{ds}/splits.json"]
-    return [f"results/{ds}/splits/fold{fold}.json" for fold in folds]
+    return [split_file(ds)] if folds is None else [split_file(ds, fold) for fold in folds]
 
 
 def report_split_files():
     """Dataset -> its splits.json, or the list of its k-fold fold files (the report's `dataset_files`)."""
-    return {ds: split_files(ds) if kfold_folds(ds) is not None else split_files(ds)[0] for ds in DATASETS}
+    return {ds: split_files(ds) if kfold_folds(ds) is not None else split_file(ds) for ds in DATASETS}
 
 
 def run_split(ds, run):
     """The split file one run of `ds` trains on and is scored on."""
-    fold, _ = parse_run(run)
-    return f"results/{ds}/splits.json" if fold is None else f"results/{ds}/splits/fold{fold}.json"
+    return split_file(ds, parse_run(run)[0])
 
 
 def model_dirs():
@@ -206,6 +219,8 @@ def model_dirs():
         for model in MODELS:
             for run in runs(ds):
                 dirs.append(f"results/{ds}/{model}/baseline/{run}")
+                if model not in PRUNED_MODELS:
+                    continue
                 for method in (m for m in PRUNE["methods"] if applies(m, model)):
                     for ratio in PRUNE["ratios"]:
                         for recovery in PRUNE["recoveries"]:
@@ -225,10 +240,11 @@ def all_metrics():
 
 
 def sensitivity_files():
-    """Every per-layer sensitivity table the report draws (none when sensitivity.ratios is empty)."""
+    """Every per-layer sensitivity table the report draws: one per dataset and pruned model (none when
+    sensitivity.ratios is empty)."""
     if not SENSITIVITY["ratios"]:
         return []
-    return [f"results/{ds}/{model}/sensitivity.csv" for ds in DATASETS for model in MODELS]
+    return [f"results/{ds}/{model}/sensitivity.csv" for ds in DATASETS for model in PRUNED_MODELS]
 
 
 def every_output():
@@ -265,8 +281,8 @@ def split_rule_settings(ds):
 
 
 def grid_settings():
-    """Recovery-training settings of `prune`, without the grid axes (they are wildcards)."""
-    return {k: v for k, v in PRUNE.items() if k not in ("methods", "ratios", "recoveries")}
+    """Recovery-training settings of `prune`, without the grid axes (wildcards, or which models are pruned)."""
+    return {k: v for k, v in PRUNE.items() if k not in ("models", "methods", "ratios", "recoveries")}
 
 
 wildcard_constraints:
