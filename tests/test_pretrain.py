@@ -282,7 +282,7 @@ def test_dag_has_pretrain_before_finetune_only_when_pretrained(tmp_path, overlay
     ckpt = tmp_path / "labram-base.pth"
     ckpt.write_bytes(b"")
     path = tmp_path / "overlay.yaml"
-    path.write_text(overlay.replace("CKPT", str(ckpt)))
+    path.write_text(overlay.replace("CKPT", str(ckpt)) + "prune: {models: null}\n")  # prune every model
     proc = snakemake(tmp_path, "--rulegraph", "mermaid-js", "results/report.html", configs=(path,))
     edges = rule_edges(proc.stdout)
     assert (("pretrain", "finetune") in edges) is expected, edges

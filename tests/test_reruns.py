@@ -98,7 +98,7 @@ def test_a_new_ratio_plans_only_its_jobs(mini_run, tmp_path):
 def test_a_new_seed_plans_only_its_jobs(mini_run, tmp_path):
     out = plan(mini_run, overlay={"seeds": [*mini_config()["seeds"], 2]}, tmp_path=tmp_path)
     assert planned_jobs(out) == {"train": 1, "prune": 1, "quantize": 2, "report": 1}
-    assert set(re.findall(r"seed=(\d+)", out)) == {"2"}
+    assert set(re.findall(r"run=seed(\d+)", out)) == {"2"}
 
 
 @pytest.mark.parametrize(
