@@ -379,14 +379,16 @@ def test_kfold_fold_files_give_a_table_per_fold_and_one_merged_audit(tmp_path):
     folds = []
     for k, test in enumerate((["s0"], ["s1", "s2"])):
         train = [s for s in ("s0", "s1", "s2", "s3") if s not in test and s != "s3"]
+        subjects = {"train": train + (["s1"] if k == 1 else []), "val": ["s3"], "test": test}
         split = {"protocol": "kfold", "fold": k, "n_folds": 2, "seed": 0, "train": [0, 1], "val": [2],
-                 "test": [3 + k], "subjects": {"train": train + (["s1"] if k == 1 else []), "val": ["s3"], "test": test}}
+                 "test": [3 + k], "subjects": subjects}
         folds.append(tmp_path / f"fold{k}.json")
         folds[-1].write_text(json.dumps(split))
     report.run(files, {"d": {"split": [str(f) for f in folds]}}, tmp_path / "r.html", tmp_path / "t", {})
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "means over the test parts of 2 folds" in html and "2-fold cross-validation" in html
-    assert "<td class=t>1</td><td>2 (2)</td><td>1 (1)</td><td>1 (2)</td>" in html  # fold 1: train/val/test windows (subjects)
+    # fold 1: train/val/test windows (subjects)
+    assert "<td class=t>1</td><td>2 (2)</td><td>1 (1)</td><td>1 (2)</td>" in html
     row = pd.read_csv(tmp_path / "t" / "datasets.csv").iloc[0]
     assert row["n_folds"] == 2 and pd.isna(row["train_windows"])
     assert row["leakage_audit"] == "subjects: train-test shared: s1"  # fold 1 leaks s1: found through the merge

@@ -106,13 +106,14 @@ def config_label(row) -> str:
 
 
 def aggregate(records: pd.DataFrame) -> pd.DataFrame:
-    """One row per configuration: `{key}_mean`/`{key}_std` of AGG_KEYS over runs (seeds × folds), `n_runs`, the stage and
-    `delta_balanced_accuracy` (mean minus the mean of the same model's torch baseline).
+    """One row per configuration: `{key}_mean`/`{key}_std` of AGG_KEYS over runs (seeds × folds), `n_runs`, the
+    stage and `delta_balanced_accuracy` (mean minus the mean of the same model's torch baseline).
 
     Rows are ordered by dataset, model, baseline first, then method, ratio, recovery, then variant
     (torch, fp32, the others by name).
     """
-    out_cols = list(CONFIG_KEYS) + list(FIRST_KEYS) + ["n_runs"] + [f"{k}_{s}" for k in AGG_KEYS for s in ("mean", "std")]
+    out_cols = (list(CONFIG_KEYS) + list(FIRST_KEYS) + ["n_runs"]
+                + [f"{k}_{s}" for k in AGG_KEYS for s in ("mean", "std")])
     if records.empty:
         return pd.DataFrame(columns=out_cols + ["delta_balanced_accuracy"])
     frame = records[list(AGG_KEYS)].astype(float).assign(**{k: records[k] for k in FIRST_KEYS})

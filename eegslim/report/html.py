@@ -38,10 +38,10 @@ dense file and the latency stay the same and only the compressed (gzip) size shr
 to fp32 ONNX and converted with onnxruntime to <b>int8 dynamic</b> (int8 weights, activations quantized at run
 time), <b>int8 static</b> (QDQ, per-channel weights, activation ranges calibrated on training windows, the
 classifier kept in fp32) and <b>fp16</b>; every variant is scored through onnxruntime on the test set, with its
-agreement with the fp32 export, and timed at batch size 1 and 64 (median and IQR over interleaved repeats,
-pinned threads; the CPU's int8 flags are in results.csv).</p>
-<p>Numbers are mean ± standard deviation over runs (n = number of runs: training seeds, times the folds of a subject-wise k-fold); Δ is the change of mean
-balanced accuracy against the same model's unpruned baseline. The accuracy budget for
+agreement with the fp32 export, and timed at batch size 1 (and 64 with <code>quantize.latency_b64</code>; median
+and IQR over interleaved repeats, pinned threads; the CPU's int8 flags are in results.csv).</p>
+<p>Numbers are mean ± standard deviation over runs (n = number of runs: training seeds, times the folds of a
+subject-wise k-fold); Δ is the change of mean balanced accuracy against the same model's unpruned baseline. The accuracy budget for
 “small and fast without losing accuracy” is {budget}.</p>
 """
 

@@ -2,8 +2,8 @@
 flash fit, and fine-tune vs scratch.
 
 Candidates are the ONNX variants (stage `quantize`): the artefacts that onnxruntime ran, timed and scored.
-Accuracy is compared with the mean over runs (seeds, and folds under k-fold) of the model's torch baseline (`delta_balanced_accuracy` of
-`collect.aggregate`); sizes and latencies with the baseline's fp32 ONNX export.
+Accuracy is compared with the mean over runs (seeds, and folds under k-fold) of the model's torch baseline
+(`delta_balanced_accuracy` of `collect.aggregate`); sizes and latencies with the baseline's fp32 ONNX export.
 """
 
 from __future__ import annotations
