@@ -45,13 +45,13 @@ def run(dataset: str, model: str, baseline_dirs: list[str | Path], runs: list[st
     """
     ratios = [float(r) for r in settings["ratios"]]
     kinds = list(settings.get("kinds", KINDS))
-    max_windows = settings.get("max_windows")
+    max_windows = None if settings.get("max_windows") is None else int(settings["max_windows"])
     windows = load_windows(windows_h5)
     n_classes = len(windows.class_names)
     rows, n_windows = [], {}
     for name, base, split_json in zip(runs, baseline_dirs, split_jsons, strict=True):
         fold, seed = parse_run(name)
-        val = _validation_rows(split_json, None if max_windows is None else int(max_windows))
+        val = _validation_rows(split_json, max_windows)
         net, arch = load_checkpoint(base)
         if arch["name"] != arch_name(model):
             raise ValueError(f"{Path(base) / 'arch.json'}: model {arch['name']!r}, expected {arch_name(model)!r}")
