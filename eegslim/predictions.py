@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def read_predictions(path: str | Path) -> Predictions:
             if missing:
                 raise ValueError(f"{path}: missing arrays {missing}")
             arrays = {name: data[name] for name in FIELDS}
-    except (OSError, EOFError) as err:
+    except (OSError, EOFError, zipfile.BadZipFile) as err:
         raise ValueError(f"{path}: not a readable predictions file ({type(err).__name__}: {err})") from err
     n = len(arrays["window"])
     if arrays["proba"].ndim != 2 or arrays["proba"].shape[0] != n or any(

@@ -21,6 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .metrics import classification_metrics
+from .predictions import Predictions, make_predictions, softmax
+from .store import Windows
 
 logger = logging.getLogger(__name__)
 PROGRESS_S = 30.0  # within an epoch, log the batch reached at most this often (s); epochs are always logged
@@ -146,6 +148,13 @@ def predict(model: nn.Module, X, batch_size: int = 256) -> np.ndarray:
 def evaluate(model: nn.Module, X, y, n_classes: int, batch_size: int = 256) -> dict:
     """`eegslim.metrics.classification_metrics` of the model's predictions on (X, y)."""
     return classification_metrics(np.asarray(y), predict(model, X, batch_size), n_classes)
+
+
+def predict_windows(model: nn.Module, windows: Windows, rows, batch_size: int = 256) -> Predictions:
+    """`eegslim.predictions.Predictions` of `model` on the windows.h5 rows `rows` of `windows` (loaded whole)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    proba = softmax(predict_logits(model, windows.X[rows], batch_size).numpy())
+    return make_predictions(rows, windows.y[rows], proba, windows.subject[rows], windows.recording[rows])
 
 
 def fit(model: nn.Module, X_train, y_train, X_val, y_val, cfg: TrainConfig, n_classes: int,

@@ -4,7 +4,7 @@
 
 Checks: each windows.h5 opens and holds summary.json's `n_windows` rows of X and y; each checkpoint
 (arch.json + model.safetensors) rebuilds and loads; each JSON file parses and each metrics.json holds every
-METRIC_KEYS key; each model.onnx loads in onnxruntime; each CSV table (results/tables/*.csv, sensitivity.csv)
+METRIC_KEYS key and has a predictions.npz beside it with its n_test windows and its accuracy; each model.onnx loads in onnxruntime; each CSV table (results/tables/*.csv, sensitivity.csv)
 parses with a header; each HTML page (report.html) is complete; no temporary `*.tmp-*` file of a writer is left.
 """
 
@@ -21,6 +21,7 @@ import pandas as pd
 from eegslim.atomic import read_json
 from eegslim.metrics import METRIC_KEYS
 from eegslim.models.checkpoint import load_checkpoint
+from eegslim.predictions import predictions_path, read_predictions
 
 
 def _check_windows(summary_path: Path) -> None:
@@ -34,9 +35,23 @@ def _check_windows(summary_path: Path) -> None:
 
 
 def _check_metrics(path: Path) -> None:
-    missing = [key for key in METRIC_KEYS if key not in read_json(path)]
+    record = read_json(path)
+    missing = [key for key in METRIC_KEYS if key not in record]
     if missing:
         raise ValueError(f"{path}: missing keys {missing}")
+    if not predictions_path(path).is_file():
+        raise ValueError(f"{path}: no {predictions_path(path).name} beside it")
+    _check_predictions(predictions_path(path), record)
+
+
+def _check_predictions(path: Path, record: dict) -> None:
+    """predictions.npz holds the record's n_test windows, and its predictions give the record's accuracy."""
+    preds = read_predictions(path)
+    if len(preds.window) != record["n_test"]:
+        raise ValueError(f"{path}: {len(preds.window)} windows, metrics.json says n_test={record['n_test']}")
+    accuracy = float((preds.y_true == preds.y_pred).mean())
+    if abs(accuracy - record["accuracy"]) > 1e-9:
+        raise ValueError(f"{path}: accuracy {accuracy:.6f} of the predictions, metrics.json says {record['accuracy']}")
 
 
 def _check_csv(path: Path) -> None:

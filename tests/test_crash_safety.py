@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from eegslim.atomic import write_json
@@ -95,3 +96,19 @@ def test_ten_kills_and_resumes_end_in_the_uninterrupted_result(mini_run, tmp_pat
     assert report["verified"]["metrics.json"] == 12 and report["verified"]["onnx"] == 8
     assert report["verified"]["windows.h5"] == 1 and report["verified"]["checkpoint"] == 4
     assert outputs(tmp_path / "run") == outputs(mini_run)  # same metrics, histories and weights as never killed
+
+
+def test_verify_checks_predictions_beside_every_metrics_json(tmp_path):
+    from eegslim.metrics import metrics_record
+    from eegslim.predictions import make_predictions, write_predictions
+
+    preds = make_predictions([0, 1, 2, 3], [0, 1, 1, 0], np.eye(2)[[0, 1, 0, 0]], ["a"] * 4, ["r"] * 4)
+    for name, n_test, accuracy in (("ok", 4, 0.75), ("short", 5, 0.75), ("wrong", 4, 0.5), ("none", 4, 0.75)):
+        write_json(tmp_path / name / "metrics.json", metrics_record(n_test=n_test, accuracy=accuracy))
+        if name != "none":
+            write_predictions(tmp_path / name / "predictions.npz", preds)
+    counts, problems = verify(tmp_path)
+    assert counts["metrics.json"] == 1, problems
+    assert any("short/predictions.npz: 4 windows, metrics.json says n_test=5" in p for p in problems), problems
+    assert any("wrong/predictions.npz: accuracy 0.750000" in p for p in problems), problems
+    assert any("none/metrics.json" in p and "no predictions.npz beside it" in p for p in problems), problems

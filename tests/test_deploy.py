@@ -12,6 +12,7 @@ from eegslim.deploy.onnx_export import export_onnx
 from eegslim.deploy.quantize import classifier_nodes, convert_fp16, quantize_dynamic_int8, quantize_static_int8
 from eegslim.deploy.size import count_macs, file_stats, size_stats
 from eegslim.models import arch_for, build_model, count_params
+from eegslim.predictions import read_predictions
 
 CH = ["FP1", "FP2", "C3", "C4", "O1", "O2"]
 MODELS = {
@@ -113,9 +114,16 @@ def test_quantize_stage_writes_variants(tmp_path):
     records = stage.run(model_dir, tmp_path / "windows.h5", tmp_path / "splits.json", out,
                         ["fp32", "int8_dynamic"], {"latency_repeats": 3, "warmup": 1})
     assert sorted(p.name for p in out.iterdir()) == ["fp32", "int8_dynamic"]
+    split = read_json(tmp_path / "splits.json")
     for variant in ("fp32", "int8_dynamic"):
-        assert sorted(p.name for p in (out / variant).iterdir()) == ["metrics.json", "model.onnx"]
+        assert sorted(p.name for p in (out / variant).iterdir()) == ["metrics.json", "model.onnx", "predictions.npz"]
         saved = read_json(out / variant / "metrics.json")
+        preds = read_predictions(out / variant / "predictions.npz")
+        assert preds.window.tolist() == sorted(split["test"]) and np.array_equal(preds.y_true, y[preds.window])
+        assert set(preds.subject) == set(split["subjects"]["test"]) and preds.proba.shape == (12, 3)
+        np.testing.assert_allclose(preds.proba.sum(1), 1.0, rtol=1e-5)
+        assert saved["accuracy"] == pytest.approx(np.mean(preds.y_pred == preds.y_true))
+        assert np.array_equal(preds.y_pred, predict_onnx(out / variant / "model.onnx", X[preds.window]))
         assert set(METRIC_KEYS) <= set(saved) and saved == records[variant]
         assert (saved["stage"], saved["source_stage"], saved["variant"], saved["method"], saved["seed"]) == \
             ("quantize", "prune", variant, "l1_structured", 3)

@@ -15,13 +15,15 @@ import pandas as pd
 import pytest
 
 from eegslim.metrics import TIMING_KEYS
+from eegslim.predictions import FIELDS, read_predictions
 from mini import SEEDS, mini_workdir, run
 
 pytestmark = pytest.mark.e2e
 
 
 def outputs(workdir: Path) -> dict[str, object]:
-    """Every metrics.json and history.json without wall-clock fields, and a hash of every weights file."""
+    """Every metrics.json and history.json without wall-clock fields, a hash of every weights file and the arrays
+    of every predictions file."""
     found = {}
     for path in sorted((workdir / "results").rglob("*")):
         rel = path.relative_to(workdir).as_posix()
@@ -31,6 +33,9 @@ def outputs(workdir: Path) -> dict[str, object]:
             found[rel] = {k: v for k, v in json.loads(path.read_text()).items() if k != "seconds"}
         elif path.name == "model.safetensors":
             found[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+        elif path.name == "predictions.npz":  # the arrays (the zip's member times differ between runs)
+            preds = read_predictions(path)
+            found[rel] = [getattr(preds, name).tolist() for name in FIELDS]
     return found
 
 

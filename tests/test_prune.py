@@ -553,6 +553,7 @@ def test_prune_stage_writes_checkpoint_and_metrics(baseline, tmp_path, method, r
     from eegslim.atomic import read_json
     from eegslim.metrics import METRIC_KEYS
     from eegslim.models.checkpoint import load_checkpoint
+    from eegslim.predictions import read_predictions
     from eegslim.stages import prune as stage
 
     windows_h5, split_json, base = baseline
@@ -560,9 +561,13 @@ def test_prune_stage_writes_checkpoint_and_metrics(baseline, tmp_path, method, r
                  "patience": 5, "num_threads": 1, **options}
     out = tmp_path / "pruned"
     record = stage.run("toy", "eegnet", base, windows_h5, split_json, out, method, 0.5, recovery, prune_cfg, seed=1)
-    assert {p.name for p in out.iterdir()} == {"model.safetensors", "arch.json", "metrics.json", "history.json"}
+    assert {p.name for p in out.iterdir()} == {"model.safetensors", "arch.json", "metrics.json", "history.json",
+                                               "predictions.npz"}
     saved = read_json(out / "metrics.json")
     assert set(METRIC_KEYS) <= set(saved) and saved == record
+    preds = read_predictions(out / "predictions.npz")
+    assert preds.window.tolist() == sorted(read_json(split_json)["test"]) and len(preds.window) == saved["n_test"]
+    assert saved["accuracy"] == pytest.approx(np.mean(preds.y_pred == preds.y_true))
     assert (saved["stage"], saved["method"], saved["ratio"], saved["recovery"], saved["variant"]) == \
         ("prune", method, 0.5, recovery, "torch")
     for key in ("params", "nonzero_params", "macs", "file_bytes", "gzip_bytes", "n_test"):

@@ -6,11 +6,13 @@ import math
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import balanced_accuracy_score
 
 from eegslim.metrics import METRIC_KEYS
 from eegslim.models import arch_for, build_model
 from eegslim.models.checkpoint import load_checkpoint
 from eegslim.models.labram import drop_path
+from eegslim.predictions import read_predictions
 from eegslim.train import TrainConfig, _class_weights, evaluate, fit, lr_at, param_groups, predict, resolve_device
 
 FREQS = (5.0, 11.0, 19.0)
@@ -153,8 +155,14 @@ def test_stage_train_writes_model_dir(tmp_path):
     record = train_stage.run("demo", "eegnet", h5, tmp_path / "splits.json", out,
                              model_cfg={"F1": 4, "D": 2, "F2": 8, "dropout": 0.25},
                              train_cfg={"epochs": 2, "batch_size": 32, "lr": 3e-3, "num_threads": 2}, seed=0)
-    assert sorted(p.name for p in out.iterdir()) == ["arch.json", "history.json", "metrics.json", "model.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == ["arch.json", "history.json", "metrics.json", "model.safetensors",
+                                                     "predictions.npz"]
     metrics = json.loads((out / "metrics.json").read_text())
+    preds = read_predictions(out / "predictions.npz")
+    test = sorted(json.loads((tmp_path / "splits.json").read_text())["test"])
+    assert preds.window.tolist() == test and np.array_equal(preds.y_true, y[test])
+    assert preds.recording.tolist() == [f"sub-{int(w) // 40}_run-1" for w in test]
+    assert metrics["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(preds.y_true, preds.y_pred))
     assert metrics == record and set(METRIC_KEYS) <= set(metrics)
     assert (metrics["dataset"], metrics["model"], metrics["stage"], metrics["variant"]) == ("demo", "eegnet",
                                                                                            "baseline", "torch")

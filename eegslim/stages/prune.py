@@ -1,6 +1,6 @@
 """Rule `prune`: prune a baseline checkpoint with one method and ratio, recover, test, save.
 
-Writes `out_dir/{model.safetensors, arch.json, history.json, metrics.json}` (metrics.json last).
+Writes `out_dir/{model.safetensors, arch.json, history.json, predictions.npz, metrics.json}` (metrics.json last).
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ import torch
 from eegslim.atomic import write_json
 from eegslim.deploy.size import file_stats, size_stats
 from eegslim.methods import METHODS
-from eegslim.metrics import metrics_record
+from eegslim.metrics import classification_metrics, metrics_record
 from eegslim.models import arch_name
 from eegslim.models.checkpoint import load_checkpoint, save_checkpoint
+from eegslim.predictions import PREDICTIONS_FILE, write_predictions
 from eegslim.prune import PruneContext, prune_model, recover
 from eegslim.splits import load_split, split_fields
 from eegslim.store import load_windows
-from eegslim.train import TrainConfig, evaluate, fit
+from eegslim.train import TrainConfig, fit, predict_windows
 
 logger = logging.getLogger(__name__)
 
@@ -79,9 +80,11 @@ def run(dataset: str, model: str, baseline_dir: str | Path, windows_h5: str | Pa
     final, history = recover(result, windows.X[train], windows.y[train], windows.X[val], windows.y[val], cfg,
                              n_classes, recovery, seed=seed)
     pruned = final.model.cpu()
-    scores = evaluate(pruned, windows.X[test], windows.y[test], n_classes)
+    predictions = predict_windows(pruned, windows, test)
+    scores = classification_metrics(predictions.y_true, predictions.y_pred, n_classes)
     weights = save_checkpoint(pruned, final.arch, out_dir)
     write_json(out_dir / "history.json", history)
+    write_predictions(out_dir / PREDICTIONS_FILE, predictions)
     record = metrics_record(
         dataset=dataset, model=model, stage="prune", method=method, ratio=ratio, recovery=recovery,
         variant="torch", seed=seed, **size_stats(pruned, n_chans, n_times), **file_stats(weights), **scores,

@@ -1,6 +1,6 @@
 """Rule `quantize`: export a checkpoint to ONNX, make its int8 and fp16 variants, test and time each with onnxruntime.
 
-Writes `out_root/{variant}/model.onnx` and `out_root/{variant}/metrics.json` for each requested variant.
+Writes `out_root/{variant}/model.onnx`, `predictions.npz` and `metrics.json` for each requested variant.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ import numpy as np
 import onnxruntime
 
 from eegslim.atomic import read_json, write_json
-from eegslim.deploy.latency import cpu_flags, latency_interleaved, predict_onnx
+from eegslim.deploy.latency import OnnxModel, cpu_flags, latency_interleaved
 from eegslim.deploy.onnx_export import export_onnx
 from eegslim.deploy.quantize import CALIBRATED, MIN_CALIBRATION, QUANTIZERS
 from eegslim.deploy.size import file_stats, size_stats
 from eegslim.metrics import classification_metrics, metrics_record
 from eegslim.models.checkpoint import load_checkpoint
+from eegslim.predictions import PREDICTIONS_FILE, Predictions, make_predictions, softmax, write_predictions
 from eegslim.splits import load_split, split_fields
 from eegslim.store import load_windows
 
@@ -36,6 +37,11 @@ def calibration_rows(train: list[int], n: int, seed: int = 0) -> np.ndarray:
     if len(train) > n:
         train = np.random.default_rng(seed).choice(train, n, replace=False)
     return np.sort(train)
+
+
+def _predictions(logits: np.ndarray, rows: np.ndarray, windows) -> Predictions:
+    """Predictions of one variant from its logits (n, N) on the sorted test rows `rows` of `windows`."""
+    return make_predictions(rows, windows.y, softmax(logits), windows.subject, windows.recording)
 
 
 def run(model_dir: str | Path, windows_h5: str | Path, split_json: str | Path, out_root: str | Path,
@@ -61,7 +67,8 @@ def run(model_dir: str | Path, windows_h5: str | Path, split_json: str | Path, o
     source = read_json(model_dir / "metrics.json")
     net, _ = load_checkpoint(model_dir)
     split = load_split(split_json)
-    windows = load_windows(windows_h5, np.sort(np.asarray(split["test"], dtype=np.int64)))
+    test_rows = np.sort(np.asarray(split["test"], dtype=np.int64))
+    windows = load_windows(windows_h5, test_rows)
     X, y = windows.X, windows.y
     n_classes = len(windows.class_names)
     _, n_chans, n_times = X.shape
@@ -77,8 +84,10 @@ def run(model_dir: str | Path, windows_h5: str | Path, split_json: str | Path, o
         paths = {v: fp32 if v == "fp32" else QUANTIZERS[v](fp32, out_root / v / "model.onnx",
                                                            **({"calibration": calibration} if v in CALIBRATED else {}))
                  for v in variants}
-        reference = predict_onnx(fp32, X, batch_size, eval_threads)
-    preds = {v: reference if v == "fp32" else predict_onnx(p, X, batch_size, eval_threads) for v, p in paths.items()}
+        reference = OnnxModel(fp32, eval_threads).logits(X, batch_size)
+    preds = {v: _predictions(reference if v == "fp32" else OnnxModel(p, eval_threads).logits(X, batch_size),
+                             test_rows, windows) for v, p in paths.items()}
+    reference = reference.argmax(1)
     logger.info("predicted %d test windows with %s; measuring latency (%d repeats per variant, interleaved)",
                 len(y), ", ".join(paths), timing["repeats"])
     b1 = latency_interleaved(paths, 1, n_chans, n_times, **timing)
@@ -88,12 +97,13 @@ def run(model_dir: str | Path, windows_h5: str | Path, split_json: str | Path, o
     for v, path in paths.items():
         record = metrics_record(
             **{key: source.get(key) for key in IDENTITY}, stage="quantize", source_stage=source.get("stage"),
-            variant=v, **torch_stats, **file_stats(path), **classification_metrics(y, preds[v], n_classes),
+            variant=v, **torch_stats, **file_stats(path), **classification_metrics(y, preds[v].y_pred, n_classes),
             latency_ms_b1=b1[v]["median"], latency_iqr_ms_b1=b1[v]["iqr"],
             latency_ms_b64=b64[v]["median"] if b64 else None, latency_iqr_ms_b64=b64[v]["iqr"] if b64 else None,
-            agreement_fp32=float(np.mean(preds[v] == reference)), threads=threads, cpu_flags=flags,
+            agreement_fp32=float(np.mean(preds[v].y_pred == reference)), threads=threads, cpu_flags=flags,
             onnxruntime=onnxruntime.__version__, **split_fields(split),
             calibration_windows=len(calibration) if v in CALIBRATED else None)
+        write_predictions(out_root / v / PREDICTIONS_FILE, preds[v])
         write_json(out_root / v / "metrics.json", record)
         records[v] = record
         logger.info("%s %s: bacc %.4f, agreement %.4f, %d bytes (gzip %d), b1 %.3f ms", model_dir, v,

@@ -1,6 +1,6 @@
 """Rules `train` and `finetune`: train a baseline model on one dataset's train/val windows, test it, save it.
 
-Writes `out_dir/{model.safetensors, arch.json, history.json, metrics.json}` (metrics.json last).
+Writes `out_dir/{model.safetensors, arch.json, history.json, predictions.npz, metrics.json}` (metrics.json last).
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ import torch
 
 from eegslim.atomic import write_json
 from eegslim.deploy.size import size_stats
-from eegslim.metrics import metrics_record
+from eegslim.metrics import classification_metrics, metrics_record
 from eegslim.models import arch_for, arch_name, build_model, count_params, load_pretrained
 from eegslim.models.checkpoint import file_sizes, save_checkpoint
 from eegslim.models.masked import load_encoder
+from eegslim.predictions import PREDICTIONS_FILE, write_predictions
 from eegslim.splits import load_split, split_fields
 from eegslim.store import load_windows
-from eegslim.train import TrainConfig, evaluate, fit
+from eegslim.train import TrainConfig, fit, predict_windows
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +69,13 @@ def run(dataset: str, model: str, windows_h5: str | Path, split_json: str | Path
 
     train, val, test = (np.asarray(split[part]) for part in ("train", "val", "test"))
     history = fit(net, windows.X[train], windows.y[train], windows.X[val], windows.y[val], cfg, n_classes)
-    scores = evaluate(net, windows.X[test], windows.y[test], n_classes)
+    predictions = predict_windows(net, windows, test)
+    scores = classification_metrics(predictions.y_true, predictions.y_pred, n_classes)
     net.cpu()
     weights = save_checkpoint(net, arch, out_dir)
     file_bytes, gzip_bytes = file_sizes(weights)
     write_json(out_dir / "history.json", history)
+    write_predictions(out_dir / PREDICTIONS_FILE, predictions)
     record = metrics_record(
         dataset=dataset, model=model, stage="baseline", variant="torch", seed=seed,
         file_bytes=file_bytes, gzip_bytes=gzip_bytes, **size_stats(net, n_chans, n_times), **scores,

@@ -173,6 +173,7 @@ def model_files(prefix):
         "arch": f"{prefix}/arch.json",
         "metrics": f"{prefix}/metrics.json",
         "history": f"{prefix}/history.json",
+        "predictions": f"{prefix}/predictions.npz",
     }
 
 
@@ -232,6 +233,11 @@ def all_metrics():
     return files
 
 
+def all_predictions():
+    """The predictions.npz beside every metrics.json of `all_metrics` (what the report's statistics read)."""
+    return [str(Path(f).with_name("predictions.npz")) for f in all_metrics()]
+
+
 def sensitivity_files():
     """Every per-layer sensitivity table the report draws: one per dataset and pruned model (none when
     sensitivity.ratios is empty)."""
@@ -249,7 +255,7 @@ def every_output():
         files += [f"results/{ds}/windows.h5", f"results/{ds}/summary.json", *split_files(ds)]
     for d in model_dirs():
         files += list(model_files(d).values())
-        files += [f"{d}/onnx/{variant}/model.onnx" for variant in VARIANTS]
+        files += [f"{d}/onnx/{variant}/{name}" for variant in VARIANTS for name in ("model.onnx", "predictions.npz")]
     return files + all_metrics()
 
 

@@ -5,6 +5,7 @@ rule quantize:
         split=lambda wc: run_split(wc.ds, wc.mdir.rsplit("/", 1)[-1]),
     output:
         models=expand("results/{{ds}}/{{model}}/{{mdir}}/onnx/{variant}/model.onnx", variant=VARIANTS),
+        predictions=expand("results/{{ds}}/{{model}}/{{mdir}}/onnx/{variant}/predictions.npz", variant=VARIANTS),
         metrics=expand("results/{{ds}}/{{model}}/{{mdir}}/onnx/{variant}/metrics.json", variant=VARIANTS),
     params:
         variants=VARIANTS,

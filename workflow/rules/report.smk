@@ -1,6 +1,7 @@
 rule report:
     input:
         metrics=all_metrics(),
+        predictions=all_predictions(),
         summaries=expand("results/{ds}/summary.json", ds=DATASETS),
         splits=[f for ds in DATASETS for f in split_files(ds)],
         sensitivity=sensitivity_files(),
