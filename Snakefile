@@ -1,6 +1,7 @@
 # eegslim: how small and fast can an EEG classifier get before it loses accuracy?
-#   snakemake --cores 8 results/report.html                    (the embedded demo, or your config.yaml)
-#   snakemake --profile profiles/slurm results/report.html     (the same DAG on a SLURM cluster)
+#   snakemake --cores 8 results/report.html                  # the embedded demo (config.yaml)
+#   make run CONFIG=my_config.yaml                           # your own configuration (README, "Your own data")
+#   snakemake --profile profiles/slurm results/report.html   # the same DAG on a SLURM cluster
 from snakemake.utils import min_version
 
 min_version("9.1")

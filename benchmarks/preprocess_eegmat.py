@@ -1,4 +1,5 @@
-"""Preprocessing the 24 EEGMAT recordings: eegslim's `preprocess` stage vs a plain MNE script.
+"""Preprocessing every EEGMAT recording on disk (SubjectNN_{1,2}.edf: 48 of subjects 00-23 today): eegslim's
+`preprocess` stage vs a plain MNE script.
 
 Both do read → pick 19 EEG channels → band-pass 0.5–45 Hz → notch 50 Hz → resample 200 Hz →
 4-s windows → HDF5, with MNE's default filters, in one process; repeats are interleaved (order

@@ -1,7 +1,8 @@
 """EEGMAT rest vs arithmetic: EEGNet, the transformer from scratch, and the transformer pretrained on other data.
 
-1. EEGMAT (../shared/data/eegmat, 24 recordings of 12 subjects) through eegslim's `preprocess` stage with the
-   `folder` adapter: 19 EEG channels, 0.5–45 Hz, 50 Hz notch, 200 Hz, 4 s windows.
+1. EEGMAT (../shared/data/eegmat, every SubjectNN_{1,2}.edf on disk: 48 recordings of subjects 00-23 today)
+   through eegslim's `preprocess` stage with the `folder` adapter: 19 EEG channels, 0.5–45 Hz, 50 Hz notch,
+   200 Hz, 4 s windows.
 2. Pretraining corpus, other real recordings only (never EEGMAT): EEGMMIDB subject S001 runs R01–R14 (64 ch,
    160 Hz) and the EEGLAB tutorial recording (32 ch, 128 Hz), through the same stage (0.5–45 Hz at their own
    rates, 4 s windows, resampled to 200 Hz patches for pretraining), every window used. The tiny transformer is pretrained once (masked modelling, `eegslim.pretrain`).

@@ -117,11 +117,19 @@ def test_annotations_absent_class_corrupt_header_missing_channels(tmp_path):
 
 @pytest.mark.shared_data
 def test_eegmat_by_path(shared_data, tmp_path):
-    items, skipped = folder.find(shared_data / "eegmat", EEGMAT)
-    assert len(items) == 24 and not skipped and len({i.subject for i in items}) == 12
-    assert [sum(i.label == c for i in items) for c in ("rest", "arithmetic")] == [12, 12]
-    cfg = {"adapter": "folder", "root": str(shared_data / "eegmat"), "window_s": 2, "channels": None,
-           "options": EEGMAT}  # fmt: skip
+    # Every SubjectNN_{1,2}.edf on disk is found and labelled (counted, not assumed: subjects get added; 24 today).
+    root = shared_data / "eegmat"
+    on_disk = sorted(p.name for p in root.glob("Subject*_[12].edf"))
+    subjects = {name[len("Subject") : -len("_1.edf")] for name in on_disk}
+    items, skipped = folder.find(root, EEGMAT)
+    assert sorted(i.path.name for i in items) == on_disk and not skipped and len(on_disk) >= 24
+    assert {i.subject for i in items} == subjects
+    assert [sum(i.label == c for i in items) for c in ("rest", "arithmetic")] == [len(subjects)] * 2
+    # Preprocessing: subjects 00-11 only (`pattern`), the first set, whose recording lengths the exact window
+    # counts below were worked out from; subjects added later would change them (and lengthen the test).
+    first = [f"Subject{s:02d}_{k}.edf" for s in range(12) for k in (1, 2)]
+    cfg = {"adapter": "folder", "root": str(root), "window_s": 2, "channels": None,
+           "options": {**EEGMAT, "pattern": first}}  # fmt: skip
     run("eegmat", cfg, tmp_path / "w.h5", tmp_path / "s.json")
     summary = json.loads((tmp_path / "s.json").read_text())
     # rest: 10 × 182 s + 170 s + 188 s = 2178 s → 1089 windows; arithmetic: 12 × 62 s → 372, less one window
