@@ -42,7 +42,7 @@ def blocks(subjects_correct, n_per_class=5):
 
 # ----------------------------------------------------------------------------------------------------- metrics
 
-@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true", "ignore:A single label was found")
 @pytest.mark.parametrize("n_classes", [2, 3, 4, 5, 9, 12])
 def test_metrics_equal_sklearn(n_classes):
     rng = np.random.default_rng(n_classes)
@@ -170,6 +170,10 @@ def test_run_order_does_not_matter():
     shuffled = [pairs[i] for i in np.random.default_rng(0).permutation(len(pairs))]
     assert shuffled != pairs
     assert stats.bootstrap_delta(pairs, n_boot=300) == stats.bootstrap_delta(shuffled, n_boot=300)
+    # bit for bit, every replicate (the mean over runs must not depend on the order it sums them in)
+    _, reps = stats.delta_replicates(pairs, n_boot=2000)
+    _, reps_shuffled = stats.delta_replicates(shuffled, n_boot=2000)
+    assert np.array_equal(reps, reps_shuffled)
     runs = [(s, v) for s, v, _ in pairs]
     assert stats.bootstrap_score(runs, n_boot=300) == stats.bootstrap_score(runs[::-1], n_boot=300)
 
