@@ -242,6 +242,8 @@ def _replicates(groups: dict, metric: str, n_boot: int, seed) -> tuple[float, np
                                      f"({list(subjects)} vs {list(subj)}); runs of one stratum must share them")
                 confs.append(conf)
         n_s = len(subjects)
+        if n_s == 0:
+            raise ValueError(f"stratum {stratum!r}: no test windows to resample")
         n_subjects += n_s
         # (S, N·N·R_s·k): subject s's window counts per (true, predicted, run, member)
         flat = np.stack(confs, axis=-1).astype(np.float64).reshape(n_s, -1)

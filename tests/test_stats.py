@@ -217,6 +217,9 @@ def test_mismatched_windows_raise():
     shorter = preds(base.y_true[:-1], base.y_pred[:-1], base.subject[:-1], window=base.window[:-1])
     with pytest.raises(ValueError, match="window"):
         stats.bootstrap_delta([(None, shorter, base)], n_boot=10)
+    empty = preds(np.zeros(0, int), np.zeros(0, int), np.zeros(0, str))
+    with pytest.raises(ValueError, match="stratum 'e': no test windows"):
+        stats.bootstrap_score([("e", empty)], n_boot=10)
     with pytest.raises(ValueError, match="metric"):
         stats.bootstrap_score([(None, base)], metric="auc", n_boot=10)
 
