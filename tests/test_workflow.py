@@ -106,6 +106,8 @@ def test_schema_defaults_give_finetune_labram_recipe_and_keep_train_plain():
         (lambda c: c.update(modles=["eegnet"]), "modles"),
         (lambda c: c["split"].update(protocol="subjects", train=[0], val=["1"], test=["2"]), "split.train[0]"),
         (lambda c: c["split"].update(protocol="subjects", train=["0"], val=["1", "1"], test=["2"]), "split.val"),
+        (lambda c: c["train"].update(select="best"), "train.select"),
+        (lambda c: c["prune"].update(select=None), "prune.select"),
     ],
 )
 def test_config_errors_name_the_key(edit, key):
