@@ -1,10 +1,12 @@
-"""Train/val/test splits of windows.h5 rows under three protocols (the config key `split.protocol`).
+"""Train/val/test splits of windows.h5 rows under four protocols (the config key `split.protocol`).
 
 - `subject` (default): whole subjects go to exactly one part (hold-out by subject).
 - `kfold`: subjects in `n_folds` seeded groups balanced by windows and classes; test = group `fold`,
   val = `val_fraction` of the other subjects; one split file per fold (the pipeline trains every fold).
 - `official`: the dataset's published split (windows.h5 `fold` column). It may share subjects between
   parts; the split then says so (`leaks_subjects`, `caveat`, `audit`) instead of refusing.
+- `subjects`: a published protocol given as subject lists (`split.train`, `split.val`, `split.test`); subjects
+  in no list are left out (`excluded_windows`). Like `subject` and `kfold`, it refuses a subject in two parts.
 
 A split is the JSON object of docs/contracts.md: window indices per part, the subjects of each part,
 the protocol's name, description and caveat, and an audit of subjects, sessions and recordings shared
@@ -24,10 +26,10 @@ from .atomic import read_json, write_json
 logger = logging.getLogger(__name__)
 
 PARTS = ("train", "val", "test")
-PROTOCOLS = ("subject", "kfold", "official")
+PROTOCOLS = ("subject", "kfold", "official", "subjects")
 N_CANDIDATES = 256   # random subject assignments scored for class coverage
 N_FOLD_ORDERS = 32   # random subject orders tried by the greedy k-fold grouping
-LEAK_CHECKED = ("subject", "kfold")  # protocols whose splits must not share a subject between parts
+LEAK_CHECKED = ("subject", "kfold", "subjects")  # protocols whose splits must not share a subject between parts
 
 
 def _part_sizes(n_subjects: int, val_fraction: float, test_fraction: float) -> tuple[int, int, int]:
@@ -221,6 +223,66 @@ def kfold_split(subjects: np.ndarray, y: np.ndarray, n_folds: int, fold: int, va
     return split
 
 
+def _shorten(ids, limit: int = 12) -> str:
+    """`ids` as 'a, b, c, ... (n ids)' when there are more than `limit`."""
+    ids = list(ids)
+    text = ", ".join(map(str, ids[:limit]))
+    return f"{text}, ... ({len(ids)} ids)" if len(ids) > limit else text
+
+
+def subject_list_split(subjects: np.ndarray, y: np.ndarray, train, val, test, seed: int = 0,
+                       sessions: np.ndarray | None = None, recordings: np.ndarray | None = None,
+                       description: str | None = None) -> dict:
+    """A published protocol given by subject lists: the windows of the subjects in `train`, `val` and `test`
+    (ids as in windows.h5's `subject`) form those parts.
+
+    A subject in two lists, a listed subject absent from the data, an empty list, or a part without windows is
+    refused (the config keys `split.train`, `split.val`, `split.test` are named). Windows of subjects in no
+    list are left out and counted (`excluded_windows`, `excluded_subjects`). `description` (e.g. "CBraMod's
+    EEGMAT protocol") becomes `protocol_description`. `seed` is recorded only: nothing here is random.
+    """
+    subjects, y = _check_inputs(subjects, y)
+    lists = {"train": train, "val": val, "test": test}
+    for part, ids in lists.items():
+        if ids is None or isinstance(ids, str) or not len(ids):
+            raise ValueError(f"split.{part}: protocol 'subjects' needs a non-empty list of subject ids, got {ids!r}")
+    lists = {part: [str(s) for s in ids] for part, ids in lists.items()}
+    for part, ids in lists.items():
+        if dup := sorted({s for s in ids if ids.count(s) > 1}):
+            raise ValueError(f"split.{part}: subjects {dup} are listed more than once")
+    for a, b in itertools.combinations(PARTS, 2):
+        if shared := sorted(set(lists[a]) & set(lists[b])):
+            raise ValueError(f"split: subjects {shared} are listed in both split.{a} and split.{b}")
+    known = sorted(set(subjects.tolist()))
+    for part, ids in lists.items():
+        if missing := sorted(set(ids) - set(known)):
+            raise ValueError(f"split.{part}: subjects {missing} are not in the data; its subject ids are "
+                             f"{_shorten(known)}")
+    part_of = {s: part for part, ids in lists.items() for s in ids}
+    labels = np.array([part_of.get(s, "") for s in subjects.tolist()])
+    parts = {part: np.flatnonzero(labels == part) for part in PARTS}
+    empty = [part for part in ("train", "test") if not len(parts[part])]
+    if empty:
+        raise ValueError(f"split: protocol 'subjects' leaves no windows in {empty}")
+    excluded = sorted(set(subjects[labels == ""].tolist()))
+    n_excluded = int((labels == "").sum())
+    sizes = "/".join(str(len(lists[part])) for part in PARTS)
+    split = {
+        "protocol": "subjects",
+        "protocol_description": description or f"subject lists of the config: {sizes} subjects in train/val/test",
+        "caveat": None,
+        "seed": int(seed),
+        "excluded_windows": n_excluded,
+        "excluded_subjects": excluded,
+    }
+    if n_excluded:
+        logger.info("split: %d windows of %d subjects in no list left out (%s)", n_excluded, len(excluded),
+                    _shorten(excluded))
+    _finish(split, subjects, y, parts, _audit_keys(subjects, sessions, recordings))
+    check_no_leakage(split)
+    return split
+
+
 def _carve_val(train_idx: np.ndarray, subjects, recordings, y, val_fraction: float, seed: int):
     """Split the published train rows into (train, val, how): whole subjects when the train part has at
     least 2 of them, else whole recordings (at least 2 needed); val_fraction of the groups, seeded."""
@@ -323,7 +385,7 @@ def _check_windows(split: dict) -> None:
 
 
 def check_split(split: dict) -> None:
-    """Check a split by its protocol: subject and kfold splits must not share a subject between parts
+    """Check a split by its protocol: subject, kfold and subjects splits must not share a subject between parts
     (`check_no_leakage`); an official split may, but then `leaks_subjects` must say so. Windows are never
     in two parts and no part is empty."""
     protocol = split.get("protocol")

@@ -1,8 +1,10 @@
 """One supervised training loop for every model (EEGNet, LaBraM, pruned variants).
 
 AdamW with linear warmup and a per-step cosine schedule, label smoothing, optional inverse-frequency
-class weights and LaBraM's layer-wise lr decay; the best epoch by validation balanced accuracy is kept
-and restored, with optional early stopping. Data are in-memory tensors, shuffled by a seeded generator.
+class weights and LaBraM's layer-wise lr decay. Model selection (`TrainConfig.select`): `best_val` keeps and
+restores the best epoch by validation balanced accuracy, with optional early stopping; `last` trains the fixed
+epoch budget and keeps the final weights (for validation sets too small to pick an epoch by). Validation is
+evaluated and logged every epoch either way. Data are in-memory tensors, shuffled by a seeded generator.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ logger = logging.getLogger(__name__)
 PROGRESS_S = 30.0  # within an epoch, log the batch reached at most this often (s); epochs are always logged
 
 NO_WEIGHT_DECAY = ("pos_embed", "cls_token", "time_embed")
+SELECTIONS = ("best_val", "last")  # TrainConfig.select: restore the best validation epoch | keep the final weights
 
 
 @dataclass
@@ -41,7 +44,8 @@ class TrainConfig:
     label_smoothing: float = 0.0
     layer_decay: float | None = None     # LaBraM: 0.65; only for models with `blocks`
     class_weights: bool = False          # inverse-frequency cross-entropy weights
-    patience: int | None = None          # early stopping on validation balanced accuracy
+    patience: int | None = None          # early stopping on validation balanced accuracy (select best_val only)
+    select: str = "best_val"             # best_val | last: which epoch's weights are kept (SELECTIONS)
     seed: int = 0
     device: str = "auto"                 # "auto" -> CUDA if available
     num_threads: int | None = None
@@ -52,6 +56,10 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"train config: unknown keys {unknown}")
         return cls(**cfg)
+
+    def __post_init__(self):
+        if self.select not in SELECTIONS:
+            raise ValueError(f"train config: select must be one of {', '.join(SELECTIONS)}, got {self.select!r}")
 
 
 def resolve_device(device: str) -> torch.device:
@@ -161,13 +169,17 @@ def fit(model: nn.Module, X_train, y_train, X_val, y_val, cfg: TrainConfig, n_cl
         post_step: Iterable[Callable[[nn.Module], None]] = (), log: logging.Logger = logger,
         epoch_end: Iterable[Callable[[nn.Module, int], None]] = (),
         eligible: Callable[[int], bool] | None = None) -> dict:
-    """Train `model` in place; restore the weights of the best validation epoch; return the history.
+    """Train `model` in place; keep the weights `cfg.select` picks; return the history.
+
+    select best_val: restore the weights of the best validation epoch, stopping early after `patience` epochs
+    without improvement. select last: train all `cfg.epochs` and keep the final weights (patience ignored).
 
     After every optimizer step: `model.apply_constraints()` if the model has it, then each `post_step(model)`
     (pruning keeps its masks this way). After every epoch, before validation: each `epoch_end(model, epoch)`
     (gradual and soft pruning). Only epochs with `eligible(epoch)` true (all when None) may become the best
-    epoch or count towards early stopping; with none eligible the last epoch's weights are kept. History: per-epoch `train_loss`, `val_balanced_accuracy`, `lr`,
-    `seconds`, plus `best_epoch` (1-based), `best_val_balanced_accuracy` and `stopped_early`.
+    epoch or count towards early stopping (best_val); with none eligible the last epoch's weights are kept.
+    History: per-epoch `train_loss`, `val_balanced_accuracy`, `lr`, `seconds`, plus `select`, `best_epoch` (the
+    1-based epoch whose weights were kept), `best_val_balanced_accuracy` (its validation score) and `stopped_early`.
     """
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
@@ -191,6 +203,10 @@ def fit(model: nn.Module, X_train, y_train, X_val, y_val, cfg: TrainConfig, n_cl
     constrain = getattr(model, "apply_constraints", None)
     post_step, epoch_end = list(post_step), list(epoch_end)
     generator = torch.Generator().manual_seed(cfg.seed)
+    keep_last = cfg.select == "last"
+    if keep_last and cfg.patience is not None:
+        log.info("select last: keeping the final epoch's weights; patience %d ignored (no early stopping)",
+                 cfg.patience)
 
     history = {"epoch": [], "train_loss": [], "val_balanced_accuracy": [], "lr": [], "seconds": []}
     best_bacc, best_epoch, best_state, stale = -1.0, 0, None, 0
@@ -229,7 +245,7 @@ def fit(model: nn.Module, X_train, y_train, X_val, y_val, cfg: TrainConfig, n_cl
                 history[key].append(value)
             log.info("epoch %d/%d  train loss %.4f  val bacc %.4f  lr %.2e  %.1f s",
                      epoch, cfg.epochs, train_loss, bacc, lr, seconds)
-            if eligible is not None and not eligible(epoch):
+            if keep_last or (eligible is not None and not eligible(epoch)):
                 continue
             if bacc > best_bacc:
                 best_bacc, best_epoch, stale = bacc, epoch, 0
@@ -244,7 +260,7 @@ def fit(model: nn.Module, X_train, y_train, X_val, y_val, cfg: TrainConfig, n_cl
     else:
         best_epoch, best_bacc = history["epoch"][-1], history["val_balanced_accuracy"][-1]
     model.eval()
-    log.info("best epoch %d: val bacc %.4f", best_epoch, best_bacc)
-    history.update(best_epoch=best_epoch, best_val_balanced_accuracy=best_bacc,
+    log.info("%s epoch %d kept: val bacc %.4f", "last" if keep_last else "best", best_epoch, best_bacc)
+    history.update(select=cfg.select, best_epoch=best_epoch, best_val_balanced_accuracy=best_bacc,
                    stopped_early=len(history["epoch"]) < cfg.epochs)
     return history

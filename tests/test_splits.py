@@ -1,5 +1,6 @@
 """Splits: subject hold-out (no subject in two parts, class coverage, determinism), subject-wise k-fold,
-the published (official) protocol with its audit and caveat, file round trip and the split stage."""
+the published (official) protocol with its audit and caveat, published subject lists (protocol subjects), file
+round trip and the split stage."""
 
 import json
 import re
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from eegslim.splits import (check_no_leakage, check_split, kfold_split, load_split, official_split, save_split,
-                            split_fields, subject_folds, subject_split)
+                            split_fields, subject_folds, subject_list_split, subject_split)
 
 
 def _windows(n_subjects, per_subject=20, n_classes=3, seed=0):
@@ -293,3 +294,91 @@ def test_official_caveat_reaches_the_train_metrics(tmp_path):
     assert set(METRIC_KEYS) <= set(saved) and saved == record
     assert (saved["split_protocol"], saved["split_caveat"]) == ("official", split["caveat"])
     assert "block-confounded" in saved["split_caveat"] and "not leakage-safe" in saved["split_caveat"]
+
+
+# --- protocol subjects: a published protocol as subject lists -------------------------------------------
+
+LISTS = {"train": ["sub-00", "sub-01", "sub-02", "sub-03"], "val": ["sub-04"], "test": ["sub-05", "sub-06"]}
+
+
+def test_subject_lists_are_honoured_and_unlisted_subjects_excluded_and_counted(caplog):
+    subjects, y, sessions, recordings = _windows(9)          # sub-07 and sub-08 are in no list
+    with caplog.at_level("INFO", logger="eegslim.splits"):
+        split = subject_list_split(subjects, y, **LISTS, seed=3, sessions=sessions, recordings=recordings,
+                                   description="a paper's protocol")
+    for part in ("train", "val", "test"):
+        assert split["subjects"][part] == LISTS[part]
+        assert split[part] == np.flatnonzero(np.isin(subjects, LISTS[part])).tolist()
+    assert (split["protocol"], split["protocol_description"], split["seed"]) == ("subjects", "a paper's protocol", 3)
+    assert split["excluded_windows"] == 40 and split["excluded_subjects"] == ["sub-07", "sub-08"]
+    assert not split["leaks_subjects"] and not any(split["audit"]["shared_recordings"].values())
+    assert "40 windows of 2 subjects in no list left out (sub-07, sub-08)" in caplog.text
+    default = subject_list_split(subjects, y, **LISTS)
+    assert default["protocol_description"] == "subject lists of the config: 4/1/2 subjects in train/val/test"
+    check_split(split)
+
+
+def test_subject_lists_refuse_overlaps_unknown_subjects_and_empty_parts():
+    subjects, y, _, _ = _windows(9)
+    with pytest.raises(ValueError, match=re.escape("subjects ['sub-01'] are listed in both split.train and "
+                                                   "split.test")):
+        subject_list_split(subjects, y, **{**LISTS, "test": ["sub-05", "sub-01"]})
+    with pytest.raises(ValueError, match=re.escape("split.val: subjects ['sub-42'] are not in the data; its "
+                                                   "subject ids are sub-00, sub-01, ")):
+        subject_list_split(subjects, y, **{**LISTS, "val": ["sub-42"]})
+    many, y_many, _, _ = _windows(30, per_subject=2)
+    with pytest.raises(ValueError, match=r"sub-11, \.\.\. \(30 ids\)$"):     # the known ids, shortened
+        subject_list_split(many, y_many, **{**LISTS, "test": ["5"]})
+    with pytest.raises(ValueError, match=re.escape("split.test: protocol 'subjects' needs a non-empty list")):
+        subject_list_split(subjects, y, **{**LISTS, "test": []})
+    with pytest.raises(ValueError, match=re.escape("split.train: subjects ['sub-00'] are listed more than once")):
+        subject_list_split(subjects, y, **{**LISTS, "train": ["sub-00", "sub-00"]})
+
+
+def test_subject_lists_are_leak_checked_on_load(tmp_path):
+    subjects, y, _, _ = _windows(9)
+    split = subject_list_split(subjects, y, **LISTS)
+    save_split(split, tmp_path / "s.json")
+    assert load_split(tmp_path / "s.json") == split
+    split["subjects"]["test"].append("sub-00")
+    (tmp_path / "bad.json").write_text(json.dumps(split))
+    with pytest.raises(ValueError, match=r"bad\.json: split: subjects \['sub-00'\] are in both train and test"):
+        load_split(tmp_path / "bad.json")
+
+
+def test_stage_protocol_subjects(tmp_path):
+    from eegslim.stages import split as stage
+
+    subjects, y, _, _ = _windows(9)
+    h5 = _windows_h5(tmp_path / "windows.h5", np.full(len(y), ""), subjects, y)
+    split = stage.run(h5, tmp_path / "s.json", 0.2, 0.25, 0, protocol="subjects", **LISTS, description="d")
+    assert load_split(tmp_path / "s.json") == split and split["subjects"]["val"] == ["sub-04"]
+    assert split["protocol_description"] == "d" and split["excluded_windows"] == 40
+    with pytest.raises(ValueError, match=re.escape(str(h5)) + r".*split\.val: subjects \['x'\] are not in the data"):
+        stage.run(h5, tmp_path / "x.json", 0.2, 0.25, 0, protocol="subjects", **{**LISTS, "val": ["x"]})
+    with pytest.raises(ValueError, match=re.escape(str(h5)) + r".*split\.train: protocol 'subjects' needs"):
+        stage.run(h5, tmp_path / "x.json", 0.2, 0.25, 0, protocol="subjects")
+    with pytest.raises(ValueError, match=r"x\.json: split\.train, split\.val, split\.test only for split\.protocol "
+                                         r"'subjects' \(protocol is 'subject'\)"):
+        stage.run(h5, tmp_path / "x.json", 0.2, 0.25, 0, **LISTS)
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_real_eegmat_ids_and_the_scaled_cbramod_protocol(shared_data, tmp_path):
+    """The folder adapter's subject_regex gives EEGMAT's ids as '00'..'23'; configs/eegmat.yaml's commented
+    `split:` block (the scaled CBraMod protocol) is valid and names exactly those subjects."""
+    import yaml
+
+    from eegslim.datasets.folder import ADAPTER
+    from smk import REPO
+
+    cfg = yaml.safe_load((REPO / "configs/eegmat.yaml").read_text())
+    ds = cfg["datasets"]["eegmat"]
+    items, _ = ADAPTER.find(shared_data / "eegmat", ds["options"])
+    ids = sorted({item.subject for item in items})
+    assert ids == [f"{i:02d}" for i in range(24)]
+    text = (REPO / "configs/eegmat.yaml").read_text()
+    block = "\n".join(line[2:] for line in text.splitlines() if re.match(r"# (split:|  \w+: )", line))
+    protocol = yaml.safe_load(block)["split"]
+    assert protocol["protocol"] == "subjects" and "CBraMod" in protocol["description"]
+    assert protocol["train"] == ids[:18] and protocol["val"] == ids[18:20] and protocol["test"] == ids[20:]

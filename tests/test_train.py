@@ -109,6 +109,82 @@ def test_early_stopping_restores_best_epoch(eeg_data):
     assert predict(model, X_va[:7]).shape == (7,)
 
 
+def _wrecked_run(eeg_data, select, patience=None):
+    """A 6-epoch run whose val score peaks early: every parameter is zeroed from step 31 (epoch 4) on.
+    Returns (history, final state_dict, the state_dict at the end of every epoch)."""
+    X_tr, y_tr, X_va, y_va, *_ = eeg_data
+    model, steps, states = _eegnet(), [], {}
+
+    def wreck_after_epoch_3(m):                     # 300 windows / 30 = 10 steps per epoch
+        steps.append(1)
+        if len(steps) > 30:
+            with torch.no_grad():
+                for p in m.parameters():
+                    p.zero_()
+
+    def keep(m, epoch):
+        states[epoch] = {k: v.detach().clone() for k, v in m.state_dict().items()}
+
+    cfg = TrainConfig(epochs=6, batch_size=30, lr=3e-3, patience=patience, select=select)
+    history = fit(model, X_tr, y_tr, X_va, y_va, cfg, n_classes=3, post_step=[wreck_after_epoch_3],
+                  epoch_end=[keep])
+    return history, model.state_dict(), states
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_select_last_keeps_the_final_epochs_weights_and_ignores_patience(eeg_data, caplog):
+    with caplog.at_level("INFO", logger="eegslim.train"):
+        history, final, states = _wrecked_run(eeg_data, "last", patience=1)
+    bacc = history["val_balanced_accuracy"]
+    assert max(bacc[:3]) > bacc[-1] + 0.3                          # val peaked before the wreck
+    assert history["epoch"] == [1, 2, 3, 4, 5, 6] and not history["stopped_early"]   # patience 1 ignored
+    assert (history["select"], history["best_epoch"], history["best_val_balanced_accuracy"]) == ("last", 6, bacc[-1])
+    assert _same(final, states[6]) and not _same(final, states[bacc.index(max(bacc)) + 1])
+    assert caplog.text.count("patience 1 ignored") == 1 and "early stop:" not in caplog.text
+    assert set(history) == {"epoch", "train_loss", "val_balanced_accuracy", "lr", "seconds", "select", "best_epoch",
+                            "best_val_balanced_accuracy", "stopped_early"}
+
+
+def test_select_best_val_restores_the_best_epoch_as_before(eeg_data):
+    history, final, states = _wrecked_run(eeg_data, "best_val", patience=2)
+    bacc = history["val_balanced_accuracy"]
+    assert history["select"] == "best_val" and history["best_epoch"] == bacc.index(max(bacc)) + 1 <= 3
+    assert history["stopped_early"] and len(bacc) == history["best_epoch"] + 2
+    assert _same(final, states[history["best_epoch"]])
+    assert TrainConfig().select == "best_val"
+
+
+def test_select_refuses_an_unknown_value():
+    with pytest.raises(ValueError, match="select must be one of best_val, last, got 'best'"):
+        TrainConfig.from_dict({"select": "best"})
+    with pytest.raises(ValueError, match="select must be one of best_val, last, got None"):
+        TrainConfig(select=None)
+
+
+def test_select_last_under_prune_recovery_keeps_the_final_epoch():
+    """recover() passes the gradual schedule's `eligible` to fit; under select last the final epoch is kept."""
+    from eegslim.prune import PruneContext, prune_model, recover
+
+    X, y = sine_windows(64, 4, 256, 128.0, seed=3)
+    arch = arch_for("eegnet", {"F1": 4, "D": 2, "F2": 8}, 4, 256, 3, 128.0, ["C3", "CZ", "C4", "PZ"])
+    torch.manual_seed(0)
+    cfg = TrainConfig(epochs=4, batch_size=16, lr=1e-2, patience=1, num_threads=1, select="last")
+    result = prune_model(build_model(arch), arch, "magnitude_global", 0.5, PruneContext(schedule="gradual", epochs=4))
+    states, epoch_end = {}, result.dynamic.epoch_end
+
+    def keep(model, epoch):
+        epoch_end(model, epoch)
+        states[epoch] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    result.dynamic.epoch_end = keep
+    final, history = recover(result, X[:48], y[:48], X[48:], y[48:], cfg, 3, "finetune", seed=0)
+    assert (history["select"], history["best_epoch"], len(history["epoch"])) == ("last", 4, 4)
+    assert _same(final.model.state_dict(), states[4])
+
+
 def test_param_groups_layer_decay_and_no_weight_decay():
     model = _labram(depth=3, num_heads=[4, 4, 4], mlp_hidden=[400, 0, 400])
     groups = param_groups(model, weight_decay=0.05, layer_decay=0.5)

@@ -104,6 +104,10 @@ def test_schema_defaults_give_finetune_labram_recipe_and_keep_train_plain():
         (lambda c: c["datasets"]["demo_rest"].update(sfreq=-1), "datasets.demo_rest.sfreq"),
         (lambda c: c["datasets"]["demo_sleep"].update(adapter="edf_folder"), "datasets.demo_sleep.adapter"),
         (lambda c: c.update(modles=["eegnet"]), "modles"),
+        (lambda c: c["split"].update(protocol="subjects", train=[0], val=["1"], test=["2"]), "split.train[0]"),
+        (lambda c: c["split"].update(protocol="subjects", train=["0"], val=["1", "1"], test=["2"]), "split.val"),
+        (lambda c: c["train"].update(select="best"), "train.select"),
+        (lambda c: c["prune"].update(select=None), "prune.select"),
     ],
 )
 def test_config_errors_name_the_key(edit, key):
@@ -200,3 +204,39 @@ def test_generic_profile_passes_gpus_only_when_asked(tmp_path, gpu, flag):
     args = proc.stdout.split()
     assert [a for a in args if a.startswith("--gpus")] == ([flag] if flag else [])
     assert args[-1] == "job.sh"
+
+
+@pytest.mark.parametrize(
+    ("overlay", "message"),
+    [
+        ("split:\n  train: ['a']\n", "config key 'split.train': only for protocol subjects (split.protocol is 'subject')"),
+        ("split:\n  protocol: subjects\n", "config key 'split.protocol': protocol subjects needs the subject lists "
+         "split.train, split.val and split.test"),
+        ("split:\n  protocol: subjects\n  train: ['a']\n  val: ['b']\n", "has no split.test"),
+        ("datasets:\n  demo_rest:\n    split: {protocol: kfold, description: x}\n",
+         "config key 'datasets.demo_rest.split.description': only for protocol subjects (protocol of dataset "
+         "'demo_rest' is 'kfold')"),
+    ],
+)
+def test_subject_lists_belong_to_protocol_subjects(tmp_path, overlay, message):
+    (tmp_path / "split.yaml").write_text(overlay)
+    proc = snakemake(tmp_path, "-n", "results/report.html", configs=(tmp_path / "split.yaml",), check=False)
+    assert proc.returncode != 0 and message in proc.stdout + proc.stderr
+
+
+def test_scaled_cbramod_protocol_on_real_eegmat(shared_data, tmp_path):
+    """configs/eegmat.yaml's commented `split:` block, uncommented, splits the real EEGMAT windows into exactly
+    its subject lists (a real preprocess + split run; the demo datasets' own protocols are untouched)."""
+    text = (REPO / "configs/eegmat.yaml").read_text()
+    cfg = yaml.safe_load(text)
+    block = "\n".join(line[2:] for line in text.splitlines() if re.match(r"# (split:|  \w+: )", line))
+    cfg["split"] = yaml.safe_load(block)["split"]
+    cfg["datasets"]["eegmat"]["root"] = str(shared_data / "eegmat")
+    cfg["models"] = ["eegnet"]
+    (tmp_path / "eegmat.yaml").write_text(yaml.safe_dump(cfg))
+    snakemake(tmp_path, "results/eegmat/splits.json", configs=(tmp_path / "eegmat.yaml",))
+    split = yaml.safe_load((tmp_path / "results/eegmat/splits.json").read_text())   # JSON is YAML
+    ids = [f"{i:02d}" for i in range(24)]
+    assert split["subjects"] == {"train": ids[:18], "val": ids[18:20], "test": ids[20:]}
+    assert split["protocol"] == "subjects" and split["protocol_description"] == cfg["split"]["description"]
+    assert split["excluded_windows"] == 0 and not split["leaks_subjects"]

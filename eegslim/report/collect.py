@@ -157,10 +157,10 @@ class DatasetFacts:
     split_subjects: dict[str, int] | None = None
     folds: list[dict] | None = None  # k-fold: [{"fold", "windows": {part: n}, "subjects": {part: n}}] per fold
     shared: dict[str, list[str]] | None = None  # audit key ('subjects: train/test') -> shared ids; empty = clean
-    split_protocol: str | None = None  # subject | kfold | official
+    split_protocol: str | None = None  # subject | kfold | official | subjects
     split_description: str | None = None
     split_caveat: str | None = None
-    excluded_windows: int | None = None  # official protocol: windows outside the published split
+    excluded_windows: int | None = None  # official / subjects: windows outside the published split / the lists
 
     @property
     def shared_train_test(self) -> list[str]:

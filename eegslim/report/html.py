@@ -25,8 +25,8 @@ section { border-top: 2px solid #ddd; margin-top: 2rem; }
 """
 
 INTRO = """
-<p>Each model is evaluated on the test part of its dataset's split: held-out subjects (a subject-wise hold-out
-or one fold of a subject-wise k-fold), unless the dataset's section says it uses the dataset's published protocol;
+<p>Each model is evaluated on the test part of its dataset's split: held-out subjects (a subject-wise hold-out,
+a published protocol's subject lists or one fold of a subject-wise k-fold), unless the dataset's section says it uses the dataset's published protocol;
 a published protocol that shares subjects between train and test is marked in red, and its scores are optimistic. <b>Balanced accuracy</b> (the mean of per-class recall)
 and <b>macro-F1</b> are reported beside plain accuracy because EEG classes are rarely balanced; the
 <b>chance level</b> is what always guessing the majority class scores (accuracy) or 1/classes (balanced accuracy).
@@ -125,7 +125,8 @@ def protocol_html(facts: DatasetFacts, rows: pd.DataFrame | None = None) -> str:
         text += f" ({escape(facts.split_description)})"
     text += "."
     if facts.excluded_windows:
-        text += f" {fmt_int(facts.excluded_windows)} windows outside the published split are left out."
+        where = "of subjects in none of its lists" if protocol == "subjects" else "outside the published split"
+        text += f" {fmt_int(facts.excluded_windows)} windows {where} are left out."
     return text + "</p>" + warning_box(protocol, caveat, len(facts.shared_train_test))
 
 

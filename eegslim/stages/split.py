@@ -1,8 +1,9 @@
-"""Rules `split` and `split_fold`: windows.h5 -> a split file under `split.protocol` (subject | kfold | official).
+"""Rules `split` and `split_fold`: windows.h5 -> a split file under `split.protocol`
+(subject | kfold | official | subjects).
 
-subject and official: one splits.json; kfold: one split file per fold (rule `split_fold`). subject and kfold
-splits refuse subject overlap and carry the dataset's caveat for subject-wise splits, if its adapter has one;
-an official split reports overlap (`leaks_subjects`, `caveat`).
+subject, official and subjects: one splits.json; kfold: one split file per fold (rule `split_fold`). subject,
+kfold and subjects splits refuse subject overlap and carry the dataset's caveat for subject-wise splits, if its
+adapter has one; an official split reports overlap (`leaks_subjects`, `caveat`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import logging
 from pathlib import Path
 
-from eegslim.splits import PROTOCOLS, kfold_split, official_split, save_split, subject_split
+from eegslim.splits import PROTOCOLS, kfold_split, official_split, save_split, subject_list_split, subject_split
 from eegslim.store import load_windows
 
 logger = logging.getLogger(__name__)
@@ -31,15 +32,19 @@ def published_protocol(windows, windows_h5) -> dict | None:
 
 
 def make_split(windows, windows_h5, val_fraction: float, test_fraction: float, seed: int, protocol: str,
-               n_folds: int, fold: int | None) -> dict:
-    """The split of loaded `windows` under `protocol` (`fold`: the k-fold test fold); errors name `windows_h5`."""
+               n_folds: int, fold: int | None, lists: dict | None = None, description: str | None = None) -> dict:
+    """The split of loaded `windows` under `protocol` (`fold`: the k-fold test fold; `lists`: the subject lists
+    {"train", "val", "test"} of protocol subjects, with its `description`); errors name `windows_h5`."""
     meta = dict(sessions=windows.session, recordings=windows.recording)
     published = published_protocol(windows, windows_h5)
     try:
         if protocol == "official":
             return official_split(windows.fold, windows.subject, windows.y, val_fraction, seed,
                                   published=published, **meta)
-        if protocol == "subject":
+        if protocol == "subjects":
+            split = subject_list_split(windows.subject, windows.y, **(lists or {}), seed=seed,
+                                       description=description, **meta)
+        elif protocol == "subject":
             split = subject_split(windows.subject, windows.y, val_fraction, test_fraction, seed, **meta)
         else:
             split = kfold_split(windows.subject, windows.y, n_folds, fold, val_fraction, seed, **meta)
@@ -50,22 +55,31 @@ def make_split(windows, windows_h5, val_fraction: float, test_fraction: float, s
 
 
 def run(windows_h5: str | Path, out_json: str | Path, val_fraction: float, test_fraction: float, seed: int,
-        protocol: str = "subject", n_folds: int = 5, fold: int | None = None) -> dict:
+        protocol: str = "subject", n_folds: int = 5, fold: int | None = None, train: list | None = None,
+        val: list | None = None, test: list | None = None, description: str | None = None) -> dict:
     """Split the windows of `windows_h5` under `protocol` and write the split to `out_json`; return it.
 
     subject: whole subjects, test_fraction / val_fraction of them. kfold: test = fold `fold` of `n_folds`
     seeded subject groups, val = val_fraction of the other subjects (test_fraction unused). official: the
     windows' published `fold` column; val carved from its train part when none is published (test_fraction
-    and n_folds unused). `fold` is given for kfold only.
+    and n_folds unused). subjects: the windows of the subject ids listed in `train`, `val` and `test` (the
+    config's split.train/val/test), the others left out; `description` names the protocol (fractions and
+    n_folds unused). `fold` is given for kfold only.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"split.protocol: expected one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    lists = {"train": train, "val": val, "test": test}
+    given = [f"split.{part}" for part, ids in lists.items() if ids is not None]
+    if protocol != "subjects" and (given or description is not None):
+        raise ValueError(f"{out_json}: {', '.join(given) or 'split.description'} only for split.protocol "
+                         f"'subjects' (protocol is {protocol!r})")
     if (protocol == "kfold") != (fold is not None):
         raise ValueError(f"{out_json}: split.protocol {protocol!r} " + (
             "writes one split file per fold (results/<dataset>/splits/fold<k>.json), so it needs a fold"
             if fold is None else f"has no folds, got fold {fold!r}"))
     windows = load_windows(windows_h5, signals=False)
-    split = make_split(windows, windows_h5, val_fraction, test_fraction, seed, protocol, n_folds, fold)
+    split = make_split(windows, windows_h5, val_fraction, test_fraction, seed, protocol, n_folds, fold,
+                       lists, description)
     save_split(split, out_json)
     logger.info("split (%s) written to %s: %s", protocol, out_json,
                 {part: len(split[part]) for part in ("train", "val", "test")})

@@ -85,9 +85,16 @@ if UNUSED := sorted(set(PRUNE["models"] or []) - set(MODELS)):  # e.g. an overla
     print(f"note: prune.models lists {', '.join(UNUSED)}, not in `models`: nothing to prune there", file=sys.stderr)
 
 
+SUBJECT_LISTS = ("train", "val", "test")  # split.protocol subjects: the published protocol's subject lists
+
+
 def split_settings(ds):
-    """The top-level `split` settings with the dataset's own `split` overrides."""
-    return {**config["split"], **config["datasets"][ds].get("split", {})}
+    """The top-level `split` settings with the dataset's own `split` overrides. The top level's subject lists and
+    description (protocol subjects) do not reach a dataset whose own `split` sets another protocol."""
+    top, own = config["split"], config["datasets"][ds].get("split", {})
+    if own.get("protocol", "subjects") != "subjects":
+        top = {k: v for k, v in top.items() if k not in (*SUBJECT_LISTS, "description")}
+    return {**top, **own}
 
 
 def kfold_folds(ds):
@@ -98,12 +105,38 @@ def kfold_folds(ds):
     return list(range(cfg["n_folds"])) if cfg["folds"] is None else list(cfg["folds"])
 
 
+def split_key(ds, name):
+    """The config key that sets split setting `name` for `ds`: its own `split` override, else the top level."""
+    return f"datasets.{ds}.split.{name}" if name in config["datasets"][ds].get("split", {}) else f"split.{name}"
+
+
+def check_subject_lists(ds, cfg):
+    """Protocol subjects needs split.train, val and test; the other protocols refuse them and `description`."""
+    if cfg["protocol"] == "subjects":
+        for name in SUBJECT_LISTS:
+            if name not in cfg:
+                config_error(split_key(ds, "protocol"), f"protocol subjects needs the subject lists split.train, "
+                             f"split.val and split.test (dataset {ds!r} has no split.{name})")
+        return
+    for name in (*SUBJECT_LISTS, "description"):
+        if name in cfg:
+            config_error(split_key(ds, name), f"only for protocol subjects (protocol of dataset {ds!r} is "
+                         f"{cfg['protocol']!r})")
+
+
 def check_splits():
-    """split.folds belong to a k-fold; a pretraining dataset is not also k-folded under its own fine-tuning."""
+    """split.folds belong to a k-fold; the subject lists to protocol subjects; a pretraining dataset is not also
+    k-folded under its own fine-tuning."""
     pretrains = any(uses_pretrain_rule(m) for m in MODELS)
+    if config["split"]["protocol"] != "subjects":
+        for name in (*SUBJECT_LISTS, "description"):
+            if name in config["split"]:
+                config_error(f"split.{name}", f"only for protocol subjects (split.protocol is "
+                             f"{config['split']['protocol']!r})")
     for ds in DATASETS:
         cfg = split_settings(ds)
         key = f"datasets.{ds}.split" if "split" in config["datasets"][ds] else "split"
+        check_subject_lists(ds, cfg)
         if cfg["folds"] is not None and cfg["protocol"] != "kfold":
             config_error(f"{key}.folds", f"only for protocol kfold (protocol is {cfg['protocol']!r})")
         if too_big := [f for f in cfg["folds"] or [] if f >= cfg["n_folds"]]:
