@@ -47,7 +47,7 @@ def test_dry_run_plans_the_whole_demo_dag(tmp_path):
 
 
 def test_full_grid_dry_run_plans_over_1000_jobs_and_skips_cells_that_do_not_apply(tmp_path):
-    from eegslim.methods import applies
+    from eegslim.catalog import applies
 
     overlay = REPO / "configs/full_grid.yaml"
     proc = snakemake(tmp_path, "results/report.html", "-n", "-q", "rules", configs=(overlay,))
