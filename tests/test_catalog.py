@@ -35,9 +35,10 @@ def test_registries_are_the_catalogue():
     from eegslim.deploy.quantize import QUANTIZERS
     from eegslim.models import ALIASES, MODELS
     from eegslim.prune import PRUNING_METHODS, RECOVERY_MODES
+    from eegslim.prune.units import FAMILIES
     from eegslim.stages.quantize import VARIANTS
 
-    assert list(MODELS) == list(catalog.ARCHITECTURES) and ALIASES == catalog.ALIASES == {"labram_pt": "labram"}
+    assert list(MODELS) == list(FAMILIES) == list(catalog.ARCHITECTURES) and ALIASES == catalog.ALIASES == {"labram_pt": "labram"}
     assert list(PRUNING_METHODS) == list(catalog.METHODS)
     assert tuple(VARIANTS) == catalog.VARIANTS and ("fp32", *QUANTIZERS) == catalog.VARIANTS
     assert RECOVERY_MODES == catalog.RECOVERIES

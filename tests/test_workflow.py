@@ -136,11 +136,18 @@ def test_prune_models_picks_the_pruned_models_and_notes_unconfigured_ones(tmp_pa
     grid = len(cfg["prune"]["methods"]) * len(cfg["prune"]["ratios"]) * len(cfg["prune"]["recoveries"])
     n_ds = len(cfg["datasets"])
     assert (jobs["prune"], jobs["sensitivity"]) == (n_ds * grid, n_ds)
-    assert jobs["quantize"] == n_ds * (len(cfg["models"]) + grid)  # every baseline is still exported
+    from eegslim.catalog import models_where
+
+    # every exported baseline is still quantized (not bandpower_lr, which is never exported)
+    assert jobs["quantize"] == n_ds * (len(models_where(cfg["models"], exported=True)) + grid)
     overlay.write_text("models: [eegnet, labram]\nprune:\n  models: [eegnet, labram_pt]\n")
     proc = snakemake(tmp_path, "-n", "results/report.html", configs=(overlay,))
     assert "note: prune.models lists labram_pt, not in `models`: nothing to prune there" in proc.stderr
     assert planned_jobs(proc.stdout)["prune"] == n_ds * grid  # EEGNet only
+    overlay.write_text("prune:\n  models: [eegnet, bandpower_lr]\n")
+    proc = snakemake(tmp_path, "-n", "results/report.html", configs=(overlay,), check=False)
+    assert proc.returncode != 0
+    assert "config key 'prune.models[1]': bandpower_lr is not prunable" in proc.stdout + proc.stderr
 
 
 def test_missing_raw_folder_names_key_and_path(tmp_path):

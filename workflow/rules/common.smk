@@ -146,9 +146,10 @@ def model_labels():
     labels = {}
     for model in MODELS:
         cfg, spec = transformer_settings(model), catalog.MODELS[model]
-        if spec.rule == "train":
+        trained_by = spec.rule
+        if trained_by == "train":
             labels[model] = f"{spec.label}, trained from scratch"
-        elif spec.rule != "finetune":
+        elif trained_by != "finetune":
             labels[model] = spec.label
         elif cfg["init"] != "pretrained":
             labels[model] = f"transformer ({cfg['size']}) from scratch"
