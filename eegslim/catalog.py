@@ -9,6 +9,7 @@ Adding a model or a method starts with one entry here.
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 
@@ -97,7 +98,5 @@ def skipped_cells(methods: list[str], models: list[str]) -> list[tuple[str, str]
 
 
 def alternation(names) -> str:
-    """A regular expression matching exactly one of `names` (a Snakemake wildcard constraint)."""
-    import re
-
+    """A regular expression matching exactly one of `names` (a Snakemake wildcard constraint); none: never matches."""
     return "|".join(re.escape(n) for n in names) or "(?!)"
