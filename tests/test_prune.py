@@ -12,7 +12,7 @@ import pytest
 import torch
 import yaml
 
-from eegslim.methods import METHODS, applies, skipped_cells
+from eegslim.catalog import METHODS, applies, skipped_cells
 from eegslim.models import arch_for, build_model, count_params
 from eegslim.prune import PRUNING_METHODS, MaskKeeper, PruneContext, prune_model, recover
 from eegslim.prune.sensitivity import layer_sensitivity
@@ -574,7 +574,7 @@ def test_prune_stage_writes_checkpoint_and_metrics(baseline, tmp_path, method, r
         assert saved[key] > 0, key
     model, arch = load_checkpoint(out)
     base_params = count_params(load_checkpoint(base)[0])
-    if METHODS[method][0] != "unstructured":
+    if METHODS[method].kind != "unstructured":
         assert arch["F1"] == 4 and saved["params"] == count_params(model) < base_params
     else:
         assert saved["params"] == base_params and saved["nonzero_params"] < 0.75 * base_params
@@ -606,7 +606,7 @@ def test_sensitivity_stage_writes_tables(baseline, tmp_path):
 
 
 def test_pretrained_transformer_name_prunes_as_the_transformer(baseline, tmp_path):
-    from eegslim.methods import applies
+    from eegslim.catalog import applies
     from eegslim.stages import sensitivity as stage
 
     assert applies("depth", "labram_pt") and applies("l1_filter", "labram_pt") and not applies("bn_slimming", "labram_pt")

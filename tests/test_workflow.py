@@ -27,27 +27,32 @@ def test_lint_is_clean(tmp_path):
 
 def test_dry_run_plans_the_whole_demo_dag(tmp_path):
     proc = snakemake(tmp_path, "-n", "results/report.html")
+    from eegslim.catalog import models_where
+
     cfg = default_config()
-    n_ds, n_models = len(cfg["datasets"]), len(cfg["models"])
-    n_pruned = len(cfg["prune"]["models"] or cfg["models"])
-    n_transformers = len({"labram", "labram_pt"} & set(cfg["models"]))
+    n_ds, models = len(cfg["datasets"]), cfg["models"]
+    n_pruned = len(models_where(cfg["prune"]["models"] or models, pruned=True))
     grid = len(cfg["prune"]["methods"]) * len(cfg["prune"]["ratios"]) * len(cfg["prune"]["recoveries"])
+    assert "bandpower_lr" in models  # the classical reference: fitted by `classical`, never pruned or quantized
     assert planned_jobs(proc.stdout) == {
         "simulate": n_ds,
         "preprocess": n_ds,
         "split": n_ds,
-        "pretrain": int("labram_pt" in cfg["models"]),
-        "train": n_ds,
-        "finetune": n_ds * n_transformers,
+        "pretrain": int("labram_pt" in models),
+        "train": n_ds * len(models_where(models, rule="train")),
+        "finetune": n_ds * len(models_where(models, rule="finetune")),
+        "classical": n_ds * len(models_where(models, rule="classical")),
         "prune": n_ds * n_pruned * grid,
-        "quantize": n_ds * (n_models + n_pruned * grid),
+        "quantize": n_ds * (len(models_where(models, exported=True)) + n_pruned * grid),
         "sensitivity": n_ds * n_pruned,
         "report": 1,
     }
+    assert "results/demo_rest/bandpower_lr/baseline/seed0/predictions.npz" in proc.stdout
+    assert not re.search(r"bandpower_lr/(prune|baseline/seed0/onnx)|bandpower_lr/sensitivity", proc.stdout)
 
 
 def test_full_grid_dry_run_plans_over_1000_jobs_and_skips_cells_that_do_not_apply(tmp_path):
-    from eegslim.methods import applies
+    from eegslim.catalog import applies, models_where
 
     overlay = REPO / "configs/full_grid.yaml"
     proc = snakemake(tmp_path, "results/report.html", "-n", "-q", "rules", configs=(overlay,))
@@ -58,7 +63,7 @@ def test_full_grid_dry_run_plans_over_1000_jobs_and_skips_cells_that_do_not_appl
     n_pruned = n_ds * cells * len(prune["ratios"]) * len(prune["recoveries"]) * seeds
     jobs = planned_jobs(proc.stdout)
     assert jobs["prune"] == n_pruned
-    assert jobs["quantize"] == n_pruned + n_ds * len(cfg["models"]) * seeds
+    assert jobs["quantize"] == n_pruned + n_ds * len(models_where(cfg["models"], exported=True)) * seeds
     assert sum(jobs.values()) > 1000
     assert "depth x eegnet" in proc.stderr and "bn_slimming x labram" in proc.stderr
 
@@ -135,11 +140,18 @@ def test_prune_models_picks_the_pruned_models_and_notes_unconfigured_ones(tmp_pa
     grid = len(cfg["prune"]["methods"]) * len(cfg["prune"]["ratios"]) * len(cfg["prune"]["recoveries"])
     n_ds = len(cfg["datasets"])
     assert (jobs["prune"], jobs["sensitivity"]) == (n_ds * grid, n_ds)
-    assert jobs["quantize"] == n_ds * (len(cfg["models"]) + grid)  # every baseline is still exported
+    from eegslim.catalog import models_where
+
+    # every exported baseline is still quantized (not bandpower_lr, which is never exported)
+    assert jobs["quantize"] == n_ds * (len(models_where(cfg["models"], exported=True)) + grid)
     overlay.write_text("models: [eegnet, labram]\nprune:\n  models: [eegnet, labram_pt]\n")
     proc = snakemake(tmp_path, "-n", "results/report.html", configs=(overlay,))
     assert "note: prune.models lists labram_pt, not in `models`: nothing to prune there" in proc.stderr
     assert planned_jobs(proc.stdout)["prune"] == n_ds * grid  # EEGNet only
+    overlay.write_text("prune:\n  models: [eegnet, bandpower_lr]\n")
+    proc = snakemake(tmp_path, "-n", "results/report.html", configs=(overlay,), check=False)
+    assert proc.returncode != 0
+    assert "config key 'prune.models[1]': bandpower_lr is not prunable" in proc.stdout + proc.stderr
 
 
 def test_missing_raw_folder_names_key_and_path(tmp_path):

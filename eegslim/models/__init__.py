@@ -11,7 +11,7 @@ import logging
 
 from torch import nn
 
-from eegslim.methods import ALIASES  # pipeline model names that reuse an architecture ('labram_pt')
+from eegslim.catalog import ALIASES  # pipeline model names that reuse an architecture ('labram_pt')
 
 from .eegnet import EEGNet, EEGNetConfig, eegnet_config
 from .labram import Labram, LabramConfig, channel_index, labram_config, load_pretrained

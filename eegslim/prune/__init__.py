@@ -2,14 +2,14 @@
 
 A method is `fn(model, arch, ratio, ctx) -> PruneResult(model, arch, masks, kept, dynamic)`; it may modify
 `model` in place (unstructured, soft) or return a new, smaller model (structured, architectural). Which model
-families a method applies to is in the torch-free `eegslim.methods.METHODS`. Add a method there and here.
+families a method applies to is in the torch-free catalogue `eegslim.catalog.METHODS`. Add a method there and here.
 """
 
 from __future__ import annotations
 
 from torch import nn
 
-from eegslim.methods import METHODS, applies
+from eegslim.catalog import ARCHITECTURES, METHODS, applies
 from eegslim.prune.architectural import depth, mlp_removal
 from eegslim.prune.recovery import (RECOVERY_MODES, SCHEDULES, MaskKeeper, PruneContext, PruneResult, apply_masks,
                                     recover)
@@ -40,9 +40,9 @@ def prune_model(model: nn.Module, arch: dict, method: str, ratio: float, ctx: Pr
     if not 0.0 <= ratio < 1.0:
         raise ValueError(f"pruning ratio must be in [0, 1), got {ratio}")
     name = arch.get("name")
-    if name in ("eegnet", "labram") and not applies(method, name):
+    if name in ARCHITECTURES and not applies(method, name):
         raise ValueError(f"pruning method {method!r} does not apply to model {name!r} "
-                         f"(it applies to {', '.join(METHODS[method][1])})")
+                         f"(it applies to {', '.join(METHODS[method].archs)})")
     return PRUNING_METHODS[method](model, arch, ratio, ctx or PruneContext())
 
 

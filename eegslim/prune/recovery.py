@@ -11,12 +11,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from eegslim.catalog import RECOVERIES
 from eegslim.models import build_model
 from eegslim.train import TrainConfig, fit
 
 log = logging.getLogger(__name__)
 
-RECOVERY_MODES = ("finetune", "scratch", "none")
+RECOVERY_MODES = RECOVERIES  # finetune | scratch | none (eegslim.catalog)
 SCHEDULES = ("oneshot", "gradual")
 # Added to the training seed before a scratch model is built: the baseline was built right after
 # manual_seed(seed), so the same seed would rebuild its very initial weights (a lottery-ticket rewind, not

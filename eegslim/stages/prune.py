@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from eegslim.atomic import write_json
+from eegslim.catalog import METHODS
 from eegslim.deploy.size import file_stats, size_stats
-from eegslim.methods import METHODS
 from eegslim.metrics import classification_metrics, metrics_record
 from eegslim.models import arch_name
 from eegslim.models.checkpoint import load_checkpoint, save_checkpoint
@@ -69,9 +69,9 @@ def run(dataset: str, model: str, baseline_dir: str | Path, windows_h5: str | Pa
                        epochs=cfg.epochs if recovery != "none" else 0,
                        include_head=options.get("include_head", False),
                        bn_sparsity=options.get("bn_sparsity", 0.0), train=train_fit, seed=seed)
-    if ctx.schedule == "gradual" and METHODS[method][0] != "unstructured":
+    if ctx.schedule == "gradual" and METHODS[method].kind != "unstructured":
         logger.info("prune.schedule gradual applies to unstructured methods; %s is %s", method,
-                    "soft (pruned after every epoch)" if METHODS[method][0] == "soft" else "one-shot")
+                    "soft (pruned after every epoch)" if METHODS[method].kind == "soft" else "one-shot")
     result = prune_model(net, arch, method, ratio, ctx)
     after = size_stats(result.model, n_chans, n_times)
     logger.info("%s %s@%g: params %d -> %d, nonzero %d -> %d, MACs %d -> %d", model, method, ratio,

@@ -7,7 +7,8 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from eegslim.config import config_errors
-from eegslim.methods import applies, skipped_cells
+from eegslim import catalog
+from eegslim.catalog import alternation, applies, models_where, skipped_cells
 from eegslim.runs import RUN_PATTERN, parse_run, run_name
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
@@ -19,7 +20,9 @@ DATASETS = sorted(config["datasets"])
 MODELS = list(config["models"])
 SEEDS = list(config["seeds"])
 PRUNE = config["prune"]
-PRUNED_MODELS = [m for m in MODELS if PRUNE["models"] is None or m in PRUNE["models"]]
+# Prunable models of `models` (eegslim.catalog) that prune.models selects (null: all prunable ones).
+PRUNED_MODELS = [m for m in models_where(MODELS, pruned=True) if PRUNE["models"] is None or m in PRUNE["models"]]
+EXPORTED_MODELS = models_where(MODELS, exported=True)  # exported to ONNX and quantized
 VARIANTS = list(config["quantize"]["variants"])
 SENSITIVITY = config["sensitivity"]
 if SKIPPED := skipped_cells(PRUNE["methods"], PRUNED_MODELS):
@@ -41,7 +44,7 @@ def check_datasets():
             config_error(f"datasets.{ds}.root", f"a simulated dataset lives in resources/demo/{ds}, got {cfg['root']!r}")
         if "simulate" not in cfg and not Path(cfg["root"]).is_dir():
             config_error(f"datasets.{ds}.root", f"raw folder {cfg['root']!r} does not exist")
-        if "labram" in MODELS:
+        if any(catalog.MODELS[m].arch == "labram" for m in MODELS):
             n_times = round(cfg["window_s"] * cfg["sfreq"])
             patch = config["labram"]["patch_size"]
             if -(-n_times // patch) > 16:
@@ -65,7 +68,7 @@ def transformer_settings(model):
 def uses_pretrain_rule(model):
     """True when `model` starts from the `pretrain` rule's checkpoint (pretrained, no pretrained_path)."""
     cfg = transformer_settings(model)
-    return model != "eegnet" and cfg["init"] == "pretrained" and not cfg.get("pretrained_path")
+    return catalog.MODELS[model].rule == "finetune" and cfg["init"] == "pretrained" and not cfg.get("pretrained_path")
 
 
 def check_pretraining():
@@ -81,6 +84,10 @@ def check_pretraining():
 
 
 check_pretraining()
+for i, model in enumerate(PRUNE["models"] or []):
+    if not catalog.MODELS[model].pruned:
+        config_error(f"prune.models[{i}]", f"{model} is not prunable (prunable models: "
+                     f"{', '.join(models_where(pruned=True))})")
 if UNUSED := sorted(set(PRUNE["models"] or []) - set(MODELS)):  # e.g. an overlay that narrowed `models`
     print(f"note: prune.models lists {', '.join(UNUSED)}, not in `models`: nothing to prune there", file=sys.stderr)
 
@@ -171,9 +178,12 @@ def model_labels():
     """How each model of this run was initialised, for the report's comparison table."""
     labels = {}
     for model in MODELS:
-        cfg = transformer_settings(model)
-        if model == "eegnet":
-            labels[model] = "EEGNet, trained from scratch"
+        cfg, spec = transformer_settings(model), catalog.MODELS[model]
+        trained_by = spec.rule
+        if trained_by == "train":
+            labels[model] = f"{spec.label}, trained from scratch"
+        elif trained_by != "finetune":
+            labels[model] = spec.label
         elif cfg["init"] != "pretrained":
             labels[model] = f"transformer ({cfg['size']}) from scratch"
         elif cfg.get("pretrained_path"):
@@ -200,7 +210,7 @@ def ratio_label(ratio):
 
 
 def model_files(prefix):
-    """The files of one trained model (baseline or pruned), by name."""
+    """The files of one trained deep model (baseline or pruned), by name."""
     return {
         "weights": f"{prefix}/model.safetensors",
         "arch": f"{prefix}/arch.json",
@@ -208,6 +218,20 @@ def model_files(prefix):
         "history": f"{prefix}/history.json",
         "predictions": f"{prefix}/predictions.npz",
     }
+
+
+def classical_files(prefix):
+    """The files of one fitted classical model (rule `classical`), by name."""
+    return {
+        "model": f"{prefix}/model.json",
+        "metrics": f"{prefix}/metrics.json",
+        "predictions": f"{prefix}/predictions.npz",
+    }
+
+
+def trained_files(model, prefix):
+    """The files the rule that trains `model` writes under `prefix`."""
+    return classical_files(prefix) if catalog.MODELS[model].rule == "classical" else model_files(prefix)
 
 
 def runs(ds):
@@ -240,7 +264,8 @@ def run_split(ds, run):
 
 
 def model_dirs():
-    """Every trained model directory of the grid: baselines and pruned variants, all datasets and runs."""
+    """Every trained model directory of the grid: baselines (every model) and pruned variants (PRUNED_MODELS),
+    all datasets and runs."""
     dirs = []
     for ds in DATASETS:
         for model in MODELS:
@@ -257,12 +282,19 @@ def model_dirs():
     return dirs
 
 
+def dir_model(d):
+    """The model name of a model directory results/{ds}/{model}/..."""
+    return d.split("/")[2]
+
+
 def all_metrics():
-    """Every metrics.json the report aggregates: torch checkpoints and their ONNX variants."""
+    """Every metrics.json the report aggregates: torch checkpoints, classical models and the ONNX variants of the
+    exported models."""
     files = []
     for d in model_dirs():
         files.append(f"{d}/metrics.json")
-        files.extend(f"{d}/onnx/{variant}/metrics.json" for variant in VARIANTS)
+        if dir_model(d) in EXPORTED_MODELS:
+            files.extend(f"{d}/onnx/{variant}/metrics.json" for variant in VARIANTS)
     return files
 
 
@@ -276,7 +308,8 @@ def sensitivity_files():
     sensitivity.ratios is empty)."""
     if not SENSITIVITY["ratios"]:
         return []
-    return [f"results/{ds}/{model}/sensitivity.csv" for ds in DATASETS for model in PRUNED_MODELS]
+    return [f"results/{ds}/{model}/sensitivity.csv" for ds in DATASETS
+            for model in models_where(PRUNED_MODELS, sensitivity=True)]
 
 
 def every_output():
@@ -287,8 +320,9 @@ def every_output():
     for ds in DATASETS:
         files += [f"results/{ds}/windows.h5", f"results/{ds}/summary.json", *split_files(ds)]
     for d in model_dirs():
-        files += list(model_files(d).values())
-        files += [f"{d}/onnx/{variant}/{name}" for variant in VARIANTS for name in ("model.onnx", "predictions.npz")]
+        files += list(trained_files(dir_model(d), d).values())
+        if dir_model(d) in EXPORTED_MODELS:
+            files += [f"{d}/onnx/{variant}/{name}" for variant in VARIANTS for name in ("model.onnx", "predictions.npz")]
     return files + all_metrics()
 
 
@@ -319,12 +353,12 @@ def grid_settings():
 
 wildcard_constraints:
     ds="|".join(re.escape(ds) for ds in DATASETS),
-    model="eegnet|labram|labram_pt",
+    model=alternation(catalog.MODELS),
     size="tiny|base|large",
     run=RUN_PATTERN,
     fold=r"\d+",
-    method="|".join(PRUNE["methods"]) or "none",
+    method=alternation(PRUNE["methods"]),
     ratio=r"[0-9.]+",
-    recovery="finetune|scratch|none",
+    recovery=alternation(catalog.RECOVERIES),
     mdir=rf"baseline/{RUN_PATTERN}|prune/[^/]+/[^/]+/[^/]+/{RUN_PATTERN}",
-    variant="|".join(VARIANTS),
+    variant=alternation(VARIANTS),

@@ -6,6 +6,8 @@ rule prune:
         split=lambda wc: run_split(wc.ds, wc.run),
     output:
         **model_files("results/{ds}/{model}/prune/{method}/{ratio}/{recovery}/{run}"),
+    wildcard_constraints:
+        model=alternation(models_where(pruned=True)),
     params:
         settings=flat(grid_settings()),
     log:

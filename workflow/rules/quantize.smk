@@ -7,6 +7,8 @@ rule quantize:
         models=expand("results/{{ds}}/{{model}}/{{mdir}}/onnx/{variant}/model.onnx", variant=VARIANTS),
         predictions=expand("results/{{ds}}/{{model}}/{{mdir}}/onnx/{variant}/predictions.npz", variant=VARIANTS),
         metrics=expand("results/{{ds}}/{{model}}/{{mdir}}/onnx/{variant}/metrics.json", variant=VARIANTS),
+    wildcard_constraints:
+        model=alternation(models_where(exported=True)),
     params:
         variants=VARIANTS,
         settings=flat({k: v for k, v in config["quantize"].items() if k != "variants"}),

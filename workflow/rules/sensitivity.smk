@@ -10,6 +10,8 @@ rule sensitivity:
     output:
         json="results/{ds}/{model}/sensitivity.json",
         csv="results/{ds}/{model}/sensitivity.csv",
+    wildcard_constraints:
+        model=alternation(models_where(sensitivity=True)),
     params:
         runs=lambda wc: runs(wc.ds),
         settings=flat(SENSITIVITY),

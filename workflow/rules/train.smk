@@ -1,5 +1,5 @@
-# One training loop for every model: `train` fits the EEGNet baseline, `finetune` the transformer
-# (`labram` from its configured init, `labram_pt` from pretrained weights).
+# One training loop for every deep model (eegslim.catalog names which rule trains which): `train` fits the EEGNet
+# baseline, `finetune` the transformer (`labram` from its configured init, `labram_pt` from pretrained weights).
 
 
 rule train:
@@ -7,15 +7,17 @@ rule train:
         h5="results/{ds}/windows.h5",
         split=lambda wc: run_split(wc.ds, wc.run),
     output:
-        **model_files("results/{ds}/eegnet/baseline/{run}"),
+        **model_files("results/{ds}/{model}/baseline/{run}"),
+    wildcard_constraints:
+        model=alternation(models_where(rule="train")),
     params:
-        model="eegnet",
-        model_cfg=flat(config["eegnet"]),
+        model=lambda wc: wc.model,
+        model_cfg=lambda wc: flat(config[wc.model]),
         train_cfg=flat(config["train"]),
     log:
-        "logs/train/{ds}/eegnet/{run}.log",
+        "logs/train/{ds}/{model}/{run}.log",
     benchmark:
-        "logs/benchmarks/train/{ds}/eegnet/{run}.tsv"
+        "logs/benchmarks/train/{ds}/{model}/{run}.tsv"
     threads: 1
     resources:
         mem_mb=4000,
@@ -35,7 +37,7 @@ rule finetune:
     output:
         **model_files("results/{ds}/{model}/baseline/{run}"),
     wildcard_constraints:
-        model="labram|labram_pt",
+        model=alternation(models_where(rule="finetune")),
     params:
         model=lambda wc: wc.model,
         model_cfg=lambda wc: flat(transformer_settings(wc.model)),
