@@ -137,38 +137,83 @@ def test_stage_writes_metrics_model_json_and_predictions_of_every_test_window(tm
         stage.run("demo", h5, tmp_path / "splits.json", tmp_path / "bad", {"fit_on": "all"}, seed=3)
 
 
-def test_report_runs_with_a_classical_baseline_beside_torch_and_onnx_records(tmp_path):
-    """The report stage reads `sklearn` baseline records (stage baseline, no ONNX variant): they land in the result
-    tables and the page, and selection of deployable variants (torch baselines + ONNX) is unchanged."""
+def write_reference(root, ds, baccs):
+    """bandpower_lr baseline records (variant sklearn) with fake predictions of the given balanced accuracy per seed."""
+    from fake_predictions import write_fake_predictions
+
+    from eegslim.metrics import metrics_record
+
+    files = []
+    for seed, ba in enumerate(baccs):
+        path = root / ds / "bandpower_lr" / "baseline" / f"seed{seed}" / "metrics.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(metrics_record(
+            dataset=ds, model="bandpower_lr", stage="baseline", variant="sklearn", seed=seed, params=51,
+            nonzero_params=51, file_bytes=4000, gzip_bytes=1500, accuracy=ba + 0.03, balanced_accuracy=ba,
+            macro_f1=ba, cohen_kappa=0.3, n_test=2500, n_classes=5, chance_accuracy=0.4,
+            chance_balanced_accuracy=0.2, split_protocol="subject", split_caveat=None)))
+        write_fake_predictions(path, ba, seed, n_classes=5, per_class=500)
+        files.append(str(path))
+    return files
+
+
+def test_report_compares_every_deep_baseline_with_the_classical_reference(tmp_path):
+    """The report reads `sklearn` baseline records (stage baseline, no ONNX variant): a row in the tables, a paired
+    Δ of every deep baseline against it, a plain sentence, and selection of deployable variants unchanged."""
     import pandas as pd
     from test_report import write_dataset_files, write_grid
 
-    from eegslim.metrics import metrics_record
     from eegslim.stages import report
 
     files = write_grid(tmp_path, "sleep_edf", pruned=False)
     before = tmp_path / "before"
     report.run(files, {"sleep_edf": write_dataset_files(tmp_path, "sleep_edf")}, before / "r.html", before / "t", {})
-    for seed, ba in ((0, 0.55), (1, 0.57)):
-        path = tmp_path / "sleep_edf" / "bandpower_lr" / "baseline" / f"seed{seed}" / "metrics.json"
-        path.parent.mkdir(parents=True)
-        path.write_text(json.dumps(metrics_record(
-            dataset="sleep_edf", model="bandpower_lr", stage="baseline", variant="sklearn", seed=seed, params=51,
-            nonzero_params=51, file_bytes=4000, gzip_bytes=1500, accuracy=ba + 0.03, balanced_accuracy=ba,
-            macro_f1=ba, cohen_kappa=0.3, n_test=400, n_classes=5, chance_accuracy=0.4,
-            chance_balanced_accuracy=0.2, split_protocol="subject", split_caveat=None)))
-        files.append(str(path))
+    files += write_reference(tmp_path, "sleep_edf", (0.55, 0.57))
     after = tmp_path / "after"
     report.run(files, {"sleep_edf": write_dataset_files(tmp_path, "sleep_edf")}, after / "r.html", after / "t", {},
                model_labels={"bandpower_lr": "log relative band power + logistic regression"})
     summary = pd.read_csv(after / "t" / "summary_sleep_edf.csv")
     row = summary[summary["model"] == "bandpower_lr"]
     assert len(row) == 1 and row["variant"].iloc[0] == "sklearn" and row["n_runs"].iloc[0] == 2
-    assert row["balanced_accuracy_mean"].iloc[0] == pytest.approx(0.56)
+    assert row["balanced_accuracy_mean"].iloc[0] == pytest.approx(0.56) and row["vs_reference"].isna().all()
+    eegnet = summary[(summary["model"] == "eegnet") & (summary["stage"] == "baseline")].iloc[0]
+    assert eegnet["vs_reference"] == pytest.approx(0.26)  # seeds paired: 0.80 − 0.55 and 0.84 − 0.57
+    assert 0 < eegnet["vs_reference_low"] < 0.26 < eegnet["vs_reference_high"]
     assert (pd.read_csv(after / "t" / "results.csv")["model"] == "bandpower_lr").sum() == 2
     for table in ("selection.csv", "variants.csv"):
         pd.testing.assert_frame_equal(pd.read_csv(after / "t" / table), pd.read_csv(before / "t" / table))
-    assert "bandpower_lr" in (after / "r.html").read_text(encoding="utf-8")
+    page = (after / "r.html").read_text(encoding="utf-8")
+    assert "Beats the classical reference (paired 95 % CI above 0): eegnet, labram." in page
+
+    strong = tmp_path / "strong"  # a reference no deep model beats
+    files = write_grid(strong, "sleep_edf", pruned=False) + write_reference(strong, "sleep_edf", (0.95, 0.95))
+    report.run(files, {}, strong / "r.html", strong / "t", {})
+    assert "No deep model beats the classical reference here" in (strong / "r.html").read_text(encoding="utf-8")
+
+
+def test_accuracy_figures_draw_the_classical_reference_line(tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+    from test_report import write_grid
+
+    from eegslim.report import collect, compression_figures, figures, inference, select
+
+    labels = []
+    real = Axes.axhline
+
+    def spy(self, y=0, *args, **kwargs):
+        labels.append(kwargs.get("label"))
+        return real(self, y, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "axhline", spy)
+    records = collect.load_records(write_grid(tmp_path, "d") + write_reference(tmp_path, "d", (0.55, 0.57)))
+    agg = inference.with_confidence(collect.aggregate(records), inference.confidence(records, 0.01))
+    assert figures.reference_score(agg) == pytest.approx(0.56)
+    for draw in (lambda: figures.ratio_figure(agg, 0.01), lambda: figures.size_figure(agg),
+                 lambda: compression_figures.pareto_figure(select.deployable(records, agg, 128), {}, 0.01,
+                                                           figures.reference_score(agg))):
+        labels.clear()
+        assert draw()
+        assert "classical reference (0.560)" in labels
 
 
 # ---- real EEGMAT ---------------------------------------------------------------------------------------------

@@ -6,11 +6,13 @@ import json
 import math
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from eegslim.metrics import METRIC_KEYS, metrics_record
 from eegslim.stages import report
+from fake_predictions import write_fake_predictions
 
 BASE_PARAMS = {"eegnet": 3000, "labram": 50000}
 BASE_BA = {"eegnet": 0.82, "labram": 0.86}
@@ -49,6 +51,7 @@ def write_record(root, ds, model, method, ratio, variant, seed, ba, latency="aut
     path = root / ds / model / where / variant / f"seed{seed}" / "metrics.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(rec))
+    write_fake_predictions(path, ba, seed, n_classes=5, per_class=500)
     return str(path)
 
 
@@ -119,7 +122,7 @@ def test_html_has_both_sections_embedded_images_and_no_external_links(built):
     for ds in ("sleep_edf", "bids_rest"):
         assert re.search(rf'<section id="ds\d-{ds.replace("_", "-")}"><h2>{ds}</h2>', page)
         assert f'href="#ds' in page
-    assert page.count("data:image/png;base64,") == 6  # ratio, size and Pareto figures per dataset
+    assert page.count("data:image/png;base64,") == 8  # per-subject, ratio, size and Pareto figures per dataset
     assert not re.search(r"(src|href)=\"https?://", page) and "<script" not in page
     assert "published result on the real data, not comparable to the demo" in page.lower()
     assert "unstructured" in page.lower() and "gzip" in page and "<b>int8 static</b> (QDQ" in page
@@ -167,20 +170,28 @@ def test_summary_table_rows_aggregates_and_delta(built):
     assert base["balanced_accuracy_std"] == pytest.approx(0.04 / math.sqrt(2))
     assert base["delta_balanced_accuracy"] == pytest.approx(0.0)
     l1 = eegnet[(eegnet["method"] == "l1_structured") & (eegnet["ratio"] == 0.5)].set_index("variant")
-    assert l1.loc["torch", "delta_balanced_accuracy"] == pytest.approx(-0.006)
+    assert l1.loc["torch", "delta_balanced_accuracy"] == pytest.approx(-0.006)  # paired, per seed
     assert l1.loc["int8_dynamic", "delta_balanced_accuracy"] == pytest.approx(-0.008)
+    assert l1.loc["torch", "delta_balanced_accuracy_low"] < -0.006 < l1.loc["torch", "delta_balanced_accuracy_high"]
+    for variant in ("torch", "int8_dynamic"):  # the verdict follows the CI's lower bound against the 0.01 budget
+        within = l1.loc[variant, "delta_balanced_accuracy_low"] >= -0.01
+        assert l1.loc[variant, "verdict"] == ("within budget" if within else "inconclusive")
+    assert base["balanced_accuracy_low"] < 0.82 < base["balanced_accuracy_high"] and base["above_chance"]
+    assert pd.isna(base["verdict"]) and pd.isna(base["delta_balanced_accuracy_low"])  # a baseline has no Δ
     assert l1.loc["torch", "params_mean"] == 1500 and l1.loc["torch", "n_runs"] == 2
     labram = table[table["model"] == "labram"].set_index(["method", "ratio", "variant"])
     assert labram.loc[("magnitude_global", 0.7, "torch"), "delta_balanced_accuracy"] == pytest.approx(-0.02)
+    assert labram.loc[("magnitude_global", 0.7, "torch"), "verdict"] == "over budget"
     assert pd.isna(labram.loc[("magnitude_global", 0.3, "int8_dynamic"), "latency_ms_b1_mean"])
     assert pd.isna(labram["balanced_accuracy_std"]).all()  # one seed: std undefined, shown as the mean alone
 
 
 def test_html_table_formats_numbers(built):
     page = built["html"]
-    assert "0.820 ± 0.028" in page  # eegnet baseline, two seeds
+    assert "0.850 ± 0.028" in page  # eegnet baseline's accuracy, two seeds
+    assert re.search(r"0\.820 \[0\.\d{3}, 0\.\d{3}\]", page)  # its balanced accuracy with the CI
     assert "13.0" in page and "1,500" in page  # 13000 bytes in kB; params with thousands separator
-    assert '<span class="neg">-0.050</span>' in page or '<span class="neg">-0.052</span>' in page
+    assert re.search(r'<span class="neg">-0\.05[02] \[-0\.\d{3}, -0\.\d{3}\]</span>', page)  # over budget
 
 
 def test_escaping_baselines_only_and_missing_files(tmp_path):
@@ -192,7 +203,8 @@ def test_escaping_baselines_only_and_missing_files(tmp_path):
     page = (tmp_path / "r.html").read_text()
     assert "<script" not in page and "x&lt;script&gt;alert(1)" in page
     assert "&lt;b&gt;bad&lt;/b&gt; &amp; broken" in page
-    assert "No pruned models for this dataset." in page and page.count("data:image/png;base64,") == 2  # size, Pareto
+    assert "No pruned models for this dataset." in page
+    assert page.count("data:image/png;base64,") == 3  # per-subject, size, Pareto
     assert "No metrics for this dataset." in page and "no split file given" in page
     assert (tmp_path / "t" / "summary_empty.csv").read_text().startswith("model,stage,method")
 
@@ -349,29 +361,35 @@ def test_models_beside_published_results_and_pretraining_curve(built, tmp_path):
     assert page.count("data:image/png;base64,") == built["html"].count("data:image/png;base64,") + 1
 
 
-def test_pareto_and_size_figures_draw_std_error_bars(built, monkeypatch):
-    """A 2-seed aggregate (EEGNet l1_structured 0.5, ±0.02) reaches Axes.errorbar with its std as yerr."""
+def test_pareto_and_size_figures_draw_ci_error_bars(built, monkeypatch):
+    """Error bars reach from each point's mean to its subject-bootstrap CI bounds (variants.csv's low/high)."""
     from matplotlib.axes import Axes
 
-    from eegslim.report import collect, compression_figures, figures
+    from eegslim.report import collect, compression_figures, figures, inference
 
     yerrs = []
     real = Axes.errorbar
 
     def spy(self, x, y, yerr=None, **kw):
-        yerrs.extend([] if yerr is None else list(yerr))
+        if yerr is not None:
+            yerrs.extend(map(tuple, np.asarray(yerr).T.round(9)))
         return real(self, x, y, yerr=yerr, **kw)
 
     monkeypatch.setattr(Axes, "errorbar", spy)
-    std = pd.Series([-0.02, 0.02]).std()
     variants = pd.read_csv(built["tables"] / "variants.csv")
-    assert compression_figures.pareto_figure(variants[variants["dataset"] == "sleep_edf"],
-                                             {"eegnet": 0.82, "labram": 0.86}, 0.01)
-    assert any(math.isclose(e, std) for e in yerrs)
+    sleep = variants[variants["dataset"] == "sleep_edf"]
+    row = sleep[(sleep["model"] == "eegnet") & (sleep["configuration"] == "l1_structured 0.5 finetune")
+                & (sleep["variant"] == "int8_dynamic")].iloc[0]
+    expected = (round(row["balanced_accuracy_mean"] - row["balanced_accuracy_low"], 9),
+                round(row["balanced_accuracy_high"] - row["balanced_accuracy_mean"], 9))
+    assert expected[0] > 0 and expected[1] > 0
+    assert compression_figures.pareto_figure(sleep, {"eegnet": 0.82, "labram": 0.86}, 0.01)
+    assert expected in yerrs
     yerrs.clear()
-    agg = collect.aggregate(collect.load_records(built["files"]))
+    records = collect.load_records(built["files"])
+    agg = inference.with_confidence(collect.aggregate(records), inference.confidence(records, 0.01))
     assert figures.size_figure(agg[agg["dataset"] == "sleep_edf"])
-    assert any(math.isclose(e, std) for e in yerrs)
+    assert expected in yerrs
 
 
 def test_kfold_fold_files_give_a_table_per_fold_and_one_merged_audit(tmp_path):

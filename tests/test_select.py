@@ -1,5 +1,5 @@
-"""Choosing deployable variants: Pareto fronts, smallest/fastest within the budget (seed means), flash fit,
-fine-tune vs scratch and the sparsity evidence, on a small synthetic grid with answers worked out by hand."""
+"""Choosing deployable variants: Pareto fronts, smallest/fastest within the budget (by the paired CI's verdict),
+flash fit, fine-tune vs scratch and the sparsity evidence, on a small synthetic grid with answers worked out by hand."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ import pytest
 
 from eegslim.metrics import metrics_record
 from eegslim.report import select
-from eegslim.report.collect import aggregate, load_records
+from eegslim.report.collect import CONFIG_KEYS, aggregate, load_records
+from eegslim.report.inference import CONFIDENCE_COLUMNS, with_confidence
 from eegslim.stages import report
+from eegslim.stats import Estimate, verdict
+from fake_predictions import write_fake_predictions
 
 # (method, ratio, recovery, variant) → (params, nonzero, file bytes, gzip bytes, latency b1 ms, bacc per seed)
 GRID = {
@@ -28,6 +31,11 @@ GRID = {
     ("l1", 0.75, "finetune", "fp32"): (250, 250, 1000, 900, 0.25, (0.70,)),            # fast, small, inaccurate
     ("mag", 0.5, "finetune", "fp32"): (1000, 500, 4000, 2000, 1.01, (0.81,)),          # unstructured
 }
+# Half-width of each variant's constructed paired-Δ CI around its Δ of the means; at budget 0.01 the verdicts are
+# within (baseline int8_dynamic −0.005 ± 0.002, l1 0.5 int8_static −0.005 ± 0.003), inconclusive (l1 0.5 fp32
+# −0.010 ± 0.004, mag 0.5 fp32 0.000 ± 0.02) and over (l1 0.5 int8_dynamic −0.015, l1 0.75 fp32 −0.11).
+HALF_WIDTH = {(None, "fp32"): 0.0, (None, "int8_dynamic"): 0.002, ("l1", "int8_static"): 0.003,
+              ("mag", "fp32"): 0.02}
 
 
 def write_grid(root, ds="d", model="m"):
@@ -44,11 +52,28 @@ def write_grid(root, ds="d", model="m"):
             if variant != "torch":
                 rec.update(latency_iqr_ms_b1=0.01, latency_iqr_ms_b64=0.2, agreement_fp32=1.0 if variant == "fp32"
                            else 0.9 + 0.05 * seed)
-            path = root / ds / model / f"{method}-{ratio}-{recovery}" / variant / f"seed{seed}.json"
+            path = root / ds / model / f"{method}-{ratio}-{recovery}" / variant / f"seed{seed}" / "metrics.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(rec))
+            write_fake_predictions(path, ba, seed)
             files.append(str(path))
     return files
+
+
+def constructed_confidence(agg, budget):
+    """CONFIDENCE_COLUMNS with a paired-Δ CI of HALF_WIDTH (0.004 unless listed) around each Δ of the means."""
+    rows = []
+    for _, r in agg.iterrows():
+        row = {k: r[k] for k in CONFIG_KEYS}
+        row.update({c: np.nan for c in CONFIDENCE_COLUMNS}, above_chance=True)
+        if r["stage"] != "baseline":
+            half = HALF_WIDTH.get((r["method"] if isinstance(r["method"], str) else None, r["variant"]), 0.004)
+            delta = r["delta_balanced_accuracy"]
+            est = Estimate(delta, delta - half, delta + half, 1, 8, 100, 0.95)
+            row.update(delta_balanced_accuracy=delta, delta_balanced_accuracy_low=est.low,
+                       delta_balanced_accuracy_high=est.high, verdict=verdict(est, budget))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(CONFIG_KEYS) + list(CONFIDENCE_COLUMNS))
 
 
 @pytest.fixture
@@ -56,6 +81,13 @@ def grid(tmp_path):
     records = load_records(write_grid(tmp_path))
     agg = aggregate(records)
     return records, agg
+
+
+def judged(records, agg, budget, flash_mbit=128):
+    """(variants, selection) with the constructed CIs at `budget`."""
+    agg = with_confidence(agg, constructed_confidence(agg, budget))
+    variants = select.deployable(records, agg, flash_mbit)
+    return variants, select.select(variants, agg)
 
 
 def label(row):
@@ -70,15 +102,18 @@ def test_pareto_front_by_hand():
     assert select.pareto_front(pd.Series([3.0]), pd.Series([0.1])).tolist() == [True]
 
 
-def test_deployable_rows_budget_flash_and_fronts(grid):
+def test_deployable_rows_verdicts_flash_and_fronts(grid):
     records, agg = grid
-    rows = select.deployable(records, agg, budget=0.01, flash_mbit=650 * 8 / select.MBIT)  # 650 bytes of flash
+    rows, _ = judged(records, agg, 0.01, flash_mbit=650 * 8 / select.MBIT)  # 650 bytes of flash
     rows = {label(r): r for _, r in rows.iterrows()}
     assert all(v != "torch" for _, v in rows)  # only ONNX variants are deployable
     assert len(rows) == 7
-    within = {k for k, r in rows.items() if r["within_budget"]}
-    assert within == {("baseline", "fp32"), ("baseline", "int8_dynamic"), ("l1 0.5 finetune", "fp32"),
-                      ("l1 0.5 finetune", "int8_static"), ("mag 0.5 finetune", "fp32")}
+    verdicts = {k: r["verdict"] for k, r in rows.items()}
+    assert verdicts == {("baseline", "fp32"): "within budget", ("baseline", "int8_dynamic"): "within budget",
+                        ("l1 0.5 finetune", "int8_static"): "within budget",
+                        ("l1 0.5 finetune", "fp32"): "inconclusive", ("mag 0.5 finetune", "fp32"): "inconclusive",
+                        ("l1 0.5 finetune", "int8_dynamic"): "over budget", ("l1 0.75 finetune", "fp32"): "over budget"}
+    assert {k for k, r in rows.items() if r["within_budget"]} == {k for k, v in verdicts.items() if v == "within budget"}
     assert {k for k, r in rows.items() if r["fits_flash"]} == {("l1 0.5 finetune", "int8_dynamic")}
     size = {k for k, r in rows.items() if r["pareto_size"]}
     # the unstructured model ties the baseline's fp32 (same dense file, same accuracy): both stay on the front
@@ -92,24 +127,29 @@ def test_deployable_rows_budget_flash_and_fronts(grid):
     assert dyn["latency_iqr_ms_b1_mean"] == pytest.approx(0.01) and dyn["n_runs"] == 2
 
 
-def test_smallest_and_fastest_within_budget_use_seed_means(grid):
+def test_smallest_and_fastest_are_within_budget_by_the_ci_never_inconclusive(grid):
     records, agg = grid
-    chosen = select.select(select.deployable(records, agg, 0.01, 128), agg).set_index("criterion")
+    variants, chosen = judged(records, agg, 0.01)
+    chosen = chosen.set_index("criterion")
     small, fast = chosen.loc["smallest"], chosen.loc["fastest"]
-    # int8_dynamic at 0.5 is smaller (600 B) but its mean over seeds is 0.015 below the baseline
-    assert label(small) == ("l1 0.5 finetune", "int8_static")
+    # int8_dynamic at 0.5 is smaller (600 B) but over budget; fp32 at 0.5 is faster (0.5 ms) but inconclusive
+    assert label(small) == label(fast) == ("l1 0.5 finetune", "int8_static")
     assert small["file_reduction"] == pytest.approx(4000 / 700) and small["params_reduction"] == pytest.approx(2.0)
     assert small["gzip_reduction"] == pytest.approx(3600 / 550) and small["fits_flash"]
-    assert label(fast) == ("l1 0.5 finetune", "fp32")  # 0.75 is faster but loses 0.11
-    assert fast["latency_b1_speedup"] == pytest.approx(2.0) and fast["latency_b64_speedup"] == pytest.approx(2.0)
+    assert fast["latency_b1_speedup"] == pytest.approx(1 / 0.6) and small["verdict"] == "within budget"
+    assert small["delta_balanced_accuracy_low"] == pytest.approx(-0.008)
     assert small["baseline_balanced_accuracy"] == pytest.approx(0.81)
-    # a looser budget admits the inaccurate but tiny and fast models; a zero budget only the baseline's accuracy
-    loose = select.select(select.deployable(records, agg, 0.2, 128), agg).set_index("criterion")
+    # a looser budget admits the inaccurate but tiny and fast models
+    _, loose = judged(records, agg, 0.2)
+    loose = loose.set_index("criterion")
     assert label(loose.loc["smallest"]) == ("l1 0.5 finetune", "int8_dynamic")
     assert label(loose.loc["fastest"]) == ("l1 0.75 finetune", "fp32")
-    strict = select.select(select.deployable(records, agg, 0.0, 128), agg).set_index("criterion")
-    assert label(strict.loc["smallest"]) == ("mag 0.5 finetune", "fp32")  # same dense file; gzip breaks the tie
-    assert label(strict.loc["fastest"]) == ("baseline", "fp32")
+    # a zero budget: only the baseline's own fp32 export (the reference, never a candidate) has a CI at 0
+    variants, strict = judged(records, agg, 0.0)
+    assert strict.empty
+    counts = select.budget_verdicts(variants).iloc[0]
+    assert (counts["within budget"], counts["inconclusive"], counts["over budget"]) == (0, 1, 5)
+    assert counts["best_inconclusive_low"] == pytest.approx(-0.02)  # mag 0.5 fp32: Δ 0 ± 0.02
 
 
 def test_finetune_vs_scratch_and_sparsity_evidence(grid):
@@ -120,7 +160,7 @@ def test_finetune_vs_scratch_and_sparsity_evidence(grid):
     assert (row["method"], row["ratio"], row["finetune_n"], row["scratch_n"]) == ("l1", 0.5, 2, 2)
     assert row["finetune_minus_scratch"] == pytest.approx(0.08)
     assert row["scratch_std"] == pytest.approx(np.std([0.70, 0.74], ddof=1))
-    evidence = select.sparsity_evidence(select.deployable(records, agg, 0.01, 128))
+    evidence = select.sparsity_evidence(judged(records, agg, 0.01)[0])
     assert evidence[["configuration", "zero_fraction", "file_fraction"]].values.tolist() == \
         [["mag 0.5 finetune", 0.5, 1.0]]
     assert evidence["gzip_fraction"].iloc[0] == pytest.approx(2000 / 3600)
@@ -134,15 +174,22 @@ def test_report_has_selection_pareto_sparsity_and_finetune_scratch(tmp_path):
                     "latency", "What unstructured sparsity buys", "Fine-tune vs scratch"):
         assert f"<h3>{heading}</h3>" in page
     assert "only the compressed (gzip) size shrinks" in page
-    assert page.count("data:image/png;base64,") == 4  # ratio, size, Pareto, fine-tune vs scratch
+    assert page.count("data:image/png;base64,") == 5  # subjects, ratio, size, Pareto, fine-tune vs scratch
     assert "<td class=t>smallest</td><td class=t>l1 0.5 finetune</td><td class=t>int8_static</td>" in page
     assert "5.71×" in page and "fits 0.0045 Mbit" in page  # 4000 / 700; the column names the flash size
+    assert "cluster bootstrap over test subjects" in page and "-0.005 [-0.009, -0.002]" in page
+    # the fake predictions' errors are nested (fake_predictions.py): the paired CIs are narrow, and the l1 0.5
+    # fp32 (Δ −0.010 [−0.013, −0.006]) is faster but inconclusive, so it is never chosen
     selection = pd.read_csv(tmp_path / "t" / "selection.csv")
-    assert selection[["criterion", "configuration", "variant"]].values.tolist() == [
-        ["smallest", "l1 0.5 finetune", "int8_static"], ["fastest", "l1 0.5 finetune", "fp32"]]
+    assert selection[["criterion", "configuration", "variant", "verdict"]].values.tolist() == [
+        ["smallest", "l1 0.5 finetune", "int8_static", "within budget"],
+        ["fastest", "l1 0.5 finetune", "int8_static", "within budget"]]
     assert selection["fits_flash"].tolist() == [False, False]  # 700 B > 0.0045 Mbit = 589.8 B
-    variants = pd.read_csv(tmp_path / "t" / "variants.csv")
+    variants = pd.read_csv(tmp_path / "t" / "variants.csv").set_index(["configuration", "variant"])
     assert len(variants) == 7 and variants["fits_flash"].sum() == 0
+    assert variants.loc[("l1 0.5 finetune", "fp32"), "verdict"] == "inconclusive"
+    assert variants.loc[("l1 0.5 finetune", "fp32"), "delta_balanced_accuracy_low"] < -0.01
+    assert variants.loc[("mag 0.5 finetune", "fp32"), "delta_balanced_accuracy"] == pytest.approx(0.01)  # paired
     assert pd.read_csv(tmp_path / "t" / "finetune_vs_scratch.csv")["finetune_minus_scratch"].round(3).tolist() == [0.08]
     with pytest.raises(ValueError, match="report.flash_mbit"):
         report.run(files, {}, tmp_path / "x.html", tmp_path / "x", {"flash_mbit": 0})

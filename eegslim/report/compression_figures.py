@@ -10,18 +10,25 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from eegslim.report.figures import OTHER_MARKERS, RC, VARIANT_MARKER, _colors, _png_base64
+from eegslim.report.figures import OTHER_MARKERS, RC, VARIANT_MARKER, _colors, _png_base64, _reference, ci_errors
 
 PLAIN = FuncFormatter(lambda value, _: f"{value:g}")
 AXES = (("file_bytes_mean", "pareto_size", "ONNX file size (kB, log scale)", 1e-3),
         ("latency_ms_b1_mean", "pareto_latency", "latency, batch 1 (ms, log scale)", 1.0))
 
 
-def pareto_figure(variants: pd.DataFrame, baseline_ba: dict[str, float], budget: float) -> str | None:
+# How a variant's budget verdict is drawn: (alpha, marker edge width); within budget is outlined in black.
+VERDICT_STYLE = {"within budget": (1.0, 1.6), "inconclusive": (0.8, 0.6), "over budget": (0.3, 0.6)}
+
+
+def pareto_figure(variants: pd.DataFrame, baseline_ba: dict[str, float], budget: float,
+                  reference: float | None = None) -> str | None:
     """Balanced accuracy vs file size (top) and vs batch-1 latency (bottom) of every ONNX variant of one
     dataset, one column per model. Marker = variant, colour = method (baseline = unpruned); the Pareto front is
-    joined by a step line and its points are filled; error bars are ± the std over runs; the band is the
-    baseline's balanced accuracy ± budget. None when there are no variants."""
+    joined by a step line and its points are filled; error bars are the 95 % subject-bootstrap CI; the verdict
+    is drawn as outline and opacity (within budget: black outline; over budget: faint); the band is the
+    baseline's balanced accuracy ± budget and the dash-dot line the classical reference. None when there are no
+    variants."""
     if variants.empty:
         return None
     models = sorted(variants["model"].unique())
@@ -39,14 +46,15 @@ def pareto_figure(variants: pd.DataFrame, baseline_ba: dict[str, float], budget:
                 base = baseline_ba.get(model)
                 if base is not None and not np.isnan(base):
                     ax.axhspan(base - budget, base + budget, color="0.88", zorder=0, label=f"baseline ± {budget:g}")
+                _reference(ax, reference)
                 for (method, variant), part in mine.groupby([methods[mine.index], "variant"], sort=True):
                     on = part[front_col].astype(bool)
-                    for filled, pts in ((True, part[on]), (False, part[~on])):
-                        if pts.empty:
-                            continue
-                        ax.errorbar(pts[x] * scale, pts["balanced_accuracy_mean"],
-                                    yerr=np.nan_to_num(pts["balanced_accuracy_std"]), linestyle="none",
-                                    marker=markers[variant], color=colors[method], markersize=6, capsize=2,
+                    for (filled, verdict), pts in part.groupby([on, part["verdict"].fillna("inconclusive")]):
+                        alpha, edge = VERDICT_STYLE.get(verdict, (0.8, 0.6))
+                        ax.errorbar(pts[x] * scale, pts["balanced_accuracy_mean"], yerr=ci_errors(pts),
+                                    linestyle="none", marker=markers[variant], color=colors[method], markersize=6,
+                                    capsize=2, alpha=alpha, markeredgewidth=edge,
+                                    markeredgecolor="black" if verdict == "within budget" else colors[method],
                                     markerfacecolor=colors[method] if filled else "none")
                 front = mine[mine[front_col].astype(bool)].sort_values(x)
                 ax.step(front[x] * scale, front["balanced_accuracy_mean"], where="post", color="0.3", linewidth=1,
@@ -61,6 +69,9 @@ def pareto_figure(variants: pd.DataFrame, baseline_ba: dict[str, float], budget:
         handles += [Patch(color=c, label=m) for m, c in colors.items()]
         handles += [Line2D([], [], linestyle="none", marker=markers[v], color="0.4", label=v)
                     for v in sorted(set(variants["variant"]))]
+        handles += [Line2D([], [], linestyle="none", marker="o", color="0.5", alpha=alpha, markeredgewidth=edge,
+                           markeredgecolor="black" if verdict == "within budget" else "0.5", label=verdict)
+                    for verdict, (alpha, edge) in VERDICT_STYLE.items()]
         fig.legend(handles=handles, fontsize=7, loc="outside right center")
         return _png_base64(fig)
 

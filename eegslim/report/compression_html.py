@@ -6,7 +6,8 @@ from html import escape
 
 import pandas as pd
 
-from eegslim.report.html import _figure, _missing, _table, fmt_int, fmt_kb, fmt_num, fmt_ratio
+from eegslim.report.html import (_figure, _missing, _table, fmt_ci, fmt_int, fmt_kb, fmt_num, fmt_ratio,
+                                 verdict_html)
 
 SPARSITY_NOTE = ("Unstructured sparsity only zeroes weights: ONNX stores them dense and onnxruntime runs them "
                  "dense, so the file and the latency stay those of the unpruned model and only the compressed "
@@ -24,22 +25,45 @@ def _yes(value) -> str:
     return '<span class="ok">yes</span>' if bool(value) else '<span class="bad">no</span>'
 
 
+def unresolved_html(verdicts: pd.DataFrame, selection: pd.DataFrame, budget: float) -> str:
+    """Per model with no variant confidently within the budget: a plain statement of the verdicts and what would
+    resolve them, instead of a pick."""
+    parts = []
+    for _, r in verdicts.iterrows():
+        if r["model"] in set(selection["model"]):
+            continue
+        text = (f"<b>{escape(r['model'])}: no compressed variant is confidently within the {budget:g} budget</b> "
+                f"({r['inconclusive']} inconclusive, {r['over budget']} over budget), so none is recommended.")
+        if r["inconclusive"]:
+            text += (f" The best inconclusive variant's Δ interval reaches {r['best_inconclusive_low']:+.3f}: its mean "
+                     "is inside the budget but the interval is too wide to say so. More test subjects (more folds, "
+                     "or a larger dataset) narrow a subject-resampled interval most; more seeds average out training "
+                     "noise; a larger budget is a different question.")
+        parts.append(f'<p class="warn">{text}</p>')
+    return "".join(parts)
+
+
 def selection_html(selection: pd.DataFrame, budget: float, flash_mbit: float) -> str:
-    """Per model, the smallest and the fastest ONNX variant within the budget, as reductions of the baseline."""
+    """Per model, the smallest and the fastest ONNX variant within the budget (by the paired CI), as reductions
+    of the baseline."""
     if selection.empty:
-        return '<p class="note">No baseline with an fp32 ONNX export, so nothing to select against.</p>'
+        return '<p class="note">No variant is confidently within the budget, so nothing is recommended.</p>'
     rows = [[escape(r["model"]), escape(r["criterion"]), escape(r["configuration"]), escape(r["variant"]),
-             str(int(r["n_runs"])), fmt_num(r["baseline_balanced_accuracy"]), fmt_num(r["balanced_accuracy_mean"]),
-             f"{r['delta_balanced_accuracy']:+.3f}", fmt_num(r["agreement_fp32_mean"]), fmt_int(r["params_mean"]),
+             str(int(r["n_runs"])), fmt_num(r["baseline_balanced_accuracy"]),
+             fmt_ci(r["balanced_accuracy_mean"], r["balanced_accuracy_low"], r["balanced_accuracy_high"]),
+             fmt_ci(r["delta_balanced_accuracy"], r["delta_balanced_accuracy_low"], r["delta_balanced_accuracy_high"],
+                    signed=True), fmt_num(r["agreement_fp32_mean"]), fmt_int(r["params_mean"]),
              fmt_kb(r["file_bytes_mean"]), fmt_kb(r["gzip_bytes_mean"]),
              fmt_ms(r["latency_ms_b1_mean"], r["latency_iqr_ms_b1_mean"]), fmt_ratio(r["params_reduction"]),
              fmt_ratio(r["file_reduction"]), fmt_ratio(r["gzip_reduction"]), fmt_ratio(r["latency_b1_speedup"]),
              fmt_ratio(r["latency_b64_speedup"]), _yes(r["fits_flash"])] for _, r in selection.iterrows()]
     return (f"<p>Among the ONNX variants run through onnxruntime, the smallest file and the lowest batch-1 latency "
-            f"whose mean balanced accuracy over runs is at most {budget:g} below the baseline's. Reductions are "
+            f"whose paired Δ balanced accuracy has a 95 % CI lower bound of at least −{budget:g} (verdict “within "
+            "budget”). Reductions are "
             "the baseline's fp32 ONNX export ÷ the chosen variant (2.00× = half); “fits” = the dense file fits "
             f"in {flash_mbit:g} Mbit of flash.</p>"
-            + _table(["model", "criterion", "configuration", "variant", "n", "baseline bal. acc.", "bal. acc.", "Δ",
+            + _table(["model", "criterion", "configuration", "variant", "n", "baseline bal. acc.",
+                      "bal. acc. [95 % CI]", "Δ [95 % CI]",
                       "agreement fp32", "params", "file kB", "gzip kB", "b1 ms", "params ↓", "file ↓", "gzip ↓",
                       "b1 speed-up", "b64 speed-up", f"fits {flash_mbit:g} Mbit"], rows, text_cols=4))
 
@@ -47,15 +71,17 @@ def selection_html(selection: pd.DataFrame, budget: float, flash_mbit: float) ->
 def variants_html(variants: pd.DataFrame, flash_mbit: float) -> str:
     """Every ONNX variant with its size, speed, budget, flash and Pareto flags, folded away."""
     rows = [[escape(r["model"]), escape(r["configuration"]), escape(r["variant"]), str(int(r["n_runs"])),
-             fmt_num(r["balanced_accuracy_mean"]), fmt_num(r["agreement_fp32_mean"]), fmt_int(r["params_mean"]),
+             fmt_ci(r["balanced_accuracy_mean"], r["balanced_accuracy_low"], r["balanced_accuracy_high"]),
+             fmt_ci(r["delta_balanced_accuracy"], r["delta_balanced_accuracy_low"], r["delta_balanced_accuracy_high"],
+                    signed=True), fmt_num(r["agreement_fp32_mean"]), fmt_int(r["params_mean"]),
              fmt_int(r["nonzero_params_mean"]), fmt_int(r["macs_mean"]), fmt_kb(r["file_bytes_mean"]),
              fmt_kb(r["gzip_bytes_mean"]), fmt_ms(r["latency_ms_b1_mean"], r["latency_iqr_ms_b1_mean"]),
              fmt_ms(r["latency_ms_b64_mean"], r["latency_iqr_ms_b64_mean"]),
-             "yes" if r["within_budget"] else "no", "yes" if r["fits_flash"] else "no",
+             verdict_html(r["verdict"]), "yes" if r["fits_flash"] else "no",
              ("size " if r["pareto_size"] else "") + ("latency" if r["pareto_latency"] else "")]
             for _, r in variants.iterrows()]
-    table = _table(["model", "configuration", "variant", "n", "bal. acc.", "agreement fp32", "params",
-                    "nonzero params", "MACs", "file kB", "gzip kB", "b1 ms", "b64 ms", "within budget",
+    table = _table(["model", "configuration", "variant", "n", "bal. acc. [95 % CI]", "Δ [95 % CI]", "agreement fp32",
+                    "params", "nonzero params", "MACs", "file kB", "gzip kB", "b1 ms", "b64 ms", "verdict",
                     f"fits {flash_mbit:g} Mbit", "Pareto"], rows, text_cols=3)
     return f"<details><summary>All ONNX variants ({len(rows)})</summary>{table}</details>"
 
@@ -89,10 +115,13 @@ def finetune_scratch_html(fvs: pd.DataFrame, figure: str | None) -> str:
 
 
 def compression_section(dataset: str, selection: pd.DataFrame, variants: pd.DataFrame, evidence: pd.DataFrame,
-                        fvs: pd.DataFrame, figures: dict[str, str | None], budget: float, flash_mbit: float) -> str:
-    """The dataset section's compression part: selection, Pareto plots, sparsity note, fine-tune vs scratch."""
+                        fvs: pd.DataFrame, verdicts: pd.DataFrame, figures: dict[str, str | None], budget: float,
+                        flash_mbit: float) -> str:
+    """The dataset section's compression part: selection (or why there is none), Pareto plots, sparsity note,
+    fine-tune vs scratch. verdicts: `select.budget_verdicts` of the dataset."""
     return "".join([
-        "<h3>Smallest and fastest within the accuracy budget</h3>", selection_html(selection, budget, flash_mbit),
+        "<h3>Smallest and fastest within the accuracy budget</h3>", unresolved_html(verdicts, selection, budget),
+        selection_html(selection, budget, flash_mbit),
         variants_html(variants, flash_mbit) if len(variants) else "",
         "<h3>Pareto fronts: accuracy vs size and vs latency</h3>",
         _figure(figures.get("pareto"), f"{dataset}: Pareto fronts of balanced accuracy vs size and latency",

@@ -11,7 +11,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from eegslim.report.collect import variant_rank
+from eegslim.catalog import REFERENCE_MODEL
+from eegslim.report.collect import config_label, variant_rank
 
 # Same inputs → same PNG bytes: no software metadata (Agg writes no date), fixed SVG hash salt.
 RC = {"svg.hashsalt": "eegslim", "font.size": 9, "axes.grid": True, "grid.alpha": 0.3}
@@ -38,9 +39,30 @@ def _chance(ax, rows: pd.DataFrame) -> None:
         ax.axhline(chance, color="0.3", linestyle="--", linewidth=1, label="chance")
 
 
+def reference_score(agg: pd.DataFrame) -> float | None:
+    """Mean balanced accuracy of one dataset's classical reference baseline (`catalog.REFERENCE_MODEL`), or None."""
+    rows = agg[(agg["model"] == REFERENCE_MODEL) & agg["method"].isna()]
+    return None if rows.empty else float(rows["balanced_accuracy_mean"].iloc[0])
+
+
+def _reference(ax, score: float | None) -> None:
+    if score is not None and not np.isnan(score):
+        ax.axhline(score, color="#b15928", linestyle="-.", linewidth=1.2, label=f"classical reference ({score:.3f})")
+
+
+def ci_errors(rows: pd.DataFrame, prefix: str = "balanced_accuracy") -> np.ndarray:
+    """(2, n) error-bar lengths below and above `{prefix}_mean` to the CI bounds `{prefix}_low`/`_high` (0 where
+    a bound is missing)."""
+    mean = rows[f"{prefix}_mean"].to_numpy(float)
+    low = rows.get(f"{prefix}_low", pd.Series(np.nan, index=rows.index)).to_numpy(float)
+    high = rows.get(f"{prefix}_high", pd.Series(np.nan, index=rows.index)).to_numpy(float)
+    return np.nan_to_num(np.clip(np.vstack([mean - low, high - mean]), 0, None))
+
+
 def ratio_figure(agg: pd.DataFrame, budget: float = 0.0) -> str | None:
     """Balanced accuracy vs pruning ratio of the pruned checkpoints of one dataset, one panel per model and one
-    line per (method, recovery), with the baseline mean ± `budget` as a band and chance as a dashed line.
+    line per (method, recovery) with 95 % subject-bootstrap CIs as error bars, the baseline mean ± `budget` as a
+    band, chance as a dashed line and the classical reference as a dash-dot line.
     None when the dataset has no pruned checkpoint."""
     torch = agg[agg["variant"] == "torch"]
     pruned = torch[torch["method"].notna()]
@@ -58,11 +80,11 @@ def ratio_figure(agg: pd.DataFrame, budget: float = 0.0) -> str | None:
                 ax.axhspan(mean - budget, mean + budget, color="0.85", zorder=0, label=f"baseline ± {budget:g}")
                 ax.axhline(mean, color="0.5", linewidth=1, label=f"baseline (n={base['n_runs']})")
             _chance(ax, rows)
+            _reference(ax, reference_score(agg))
             mine = rows[rows["method"].notna()]
             for (method, recovery), line in mine.groupby(["method", "recovery"], dropna=False, sort=True):
                 line = line.sort_values("ratio")
-                ax.errorbar(line["ratio"], line["balanced_accuracy_mean"],
-                            yerr=np.nan_to_num(line["balanced_accuracy_std"]), color=colors[method],
+                ax.errorbar(line["ratio"], line["balanced_accuracy_mean"], yerr=ci_errors(line), color=colors[method],
                             linestyle=RECOVERY_STYLE.get(recovery, "--"), marker="o", markersize=4, capsize=2,
                             label=f"{method} · {recovery}" if isinstance(recovery, str) else method)
             ax.set_title(model)
@@ -74,8 +96,9 @@ def ratio_figure(agg: pd.DataFrame, budget: float = 0.0) -> str | None:
 
 
 def size_figure(agg: pd.DataFrame) -> str | None:
-    """Balanced accuracy vs file size (log x) of every configuration and variant of one dataset; colour = model,
-    marker = variant, filled = baseline, hollow = pruned. None when no row has a file size."""
+    """Balanced accuracy (95 % CI bars) vs file size (log x) of every configuration and variant of one dataset;
+    colour = model, marker = variant, filled = baseline, hollow = pruned; chance and the classical reference as
+    lines. None when no row has a file size."""
     rows = agg[agg["file_bytes_mean"].notna()]
     if rows.empty:
         return None
@@ -88,15 +111,44 @@ def size_figure(agg: pd.DataFrame) -> str | None:
         for (model, _, variant), group in rows.groupby(["model", rows["variant"].map(variant_rank), "variant"]):
             for is_base, part in group.groupby(group["method"].isna(), sort=True):
                 ax.errorbar(part["file_bytes_mean"] / 1000, part["balanced_accuracy_mean"],
-                            yerr=np.nan_to_num(part["balanced_accuracy_std"]), linestyle="none",
+                            yerr=ci_errors(part), linestyle="none",
                             marker=markers[variant], markersize=7 if is_base else 5, capsize=2,
                             color=colors[model], markerfacecolor=colors[model] if is_base else "none",
                             label=f"{model} {variant}" + (" baseline" if is_base else " pruned"))
         _chance(ax, rows)
+        _reference(ax, reference_score(agg))
         ax.set_xscale("log")
         ax.set_xlabel("file size (kB, log scale)")
         ax.set_ylabel("balanced accuracy")
         ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        return _png_base64(fig)
+
+
+def subject_figure(subjects: pd.DataFrame, agg: pd.DataFrame) -> str | None:
+    """Per-subject balanced accuracy (mean over the runs that tested the subject) as a strip plot: one column per
+    model and configuration (baselines, then the chosen variants), one dot per test subject, the mean as a bar;
+    chance dashed. None without rows."""
+    if subjects.empty:
+        return None
+    columns = list(subjects.groupby(["model", subjects["method"].notna(), "method", "ratio", "recovery", "variant"],
+                                    dropna=False, sort=True))
+    colors = _colors(subjects["model"])
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(max(4.0, 0.9 * len(columns) + 1.5), 3.6), layout="constrained")
+        ax = fig.subplots()
+        jitter = np.random.default_rng(0)
+        labels = []
+        for i, ((model, _, *_), rows) in enumerate(columns):
+            x = i + jitter.uniform(-0.18, 0.18, len(rows))
+            ax.scatter(x, rows["balanced_accuracy"], s=14, color=colors[model], alpha=0.8, zorder=3)
+            ax.hlines(rows["balanced_accuracy"].mean(), i - 0.3, i + 0.3, color="0.2", linewidth=1.5, zorder=4)
+            first = rows.iloc[0]
+            labels.append(f"{model}\n{config_label(first)}\n{first['variant']}")
+        _chance(ax, agg)
+        ax.set_xticks(range(len(columns)), labels, fontsize=7)
+        ax.set_ylabel("balanced accuracy per test subject")
+        ax.set_ylim(-0.02, 1.02)
+        ax.legend(fontsize=7, loc="lower right")
         return _png_base64(fig)
 
 

@@ -6,6 +6,7 @@ import math
 import re
 from html import escape
 
+import numpy as np
 import pandas as pd
 
 from eegslim.report.collect import SPLIT_FOLDS, DatasetFacts, config_label
@@ -40,9 +41,18 @@ time), <b>int8 static</b> (QDQ, per-channel weights, activation ranges calibrate
 classifier kept in fp32) and <b>fp16</b>; every variant is scored through onnxruntime on the test set, with its
 agreement with the fp32 export, and timed at batch size 1 (and 64 with <code>quantize.latency_b64</code>; median
 and IQR over interleaved repeats, pinned threads; the CPU's int8 flags are in results.csv).</p>
-<p>Numbers are mean ± standard deviation over runs (n = number of runs: training seeds, times the folds of a
-subject-wise k-fold); Δ is the change of mean balanced accuracy against the same model's unpruned baseline. The accuracy budget for
-“small and fast without losing accuracy” is {budget}.</p>
+<p>Numbers are means over runs (n = number of runs: training seeds, times the folds of a subject-wise k-fold),
+with <b>[95 % confidence intervals]</b> where shown. Every interval comes from the test predictions kept beside each
+result (predictions.npz) by a <b>cluster bootstrap over test subjects</b>: {n_boot} replicates, each drawing the test
+subjects of every fold with replacement (a subject's windows move together; folds are strata; the seeds of a fold
+share the draw), recomputing each run's score and averaging over runs; the interval is the {level_pct} percentile
+range. <b>Δ</b> is <b>paired</b>: the compressed model minus its own baseline on the same test windows of the same fold and
+seed, resampled together. The accuracy budget for “small and fast without losing accuracy” is {budget}: a variant is
+<b>within budget</b> only when its Δ interval's lower bound is at least −budget, <b>inconclusive</b> when only its mean is,
+and <b>over budget</b> otherwise; only variants within budget are recommended. A model whose interval reaches down to
+chance is flagged <span class="bad">not above chance</span>: compressing it answers nothing. The <b>classical
+reference</b> (band power + logistic regression, not pruned and not exported) is a row in every table and a dash-dot line
+in every accuracy figure.</p>
 """
 
 
@@ -60,6 +70,25 @@ def fmt_mean_std(mean, std, digits: int = 3) -> str:
     if _missing(mean):
         return "—"
     return fmt_num(mean, digits) if _missing(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def fmt_ci(mean, low, high, digits: int = 3, signed: bool = False) -> str:
+    """'mean [low, high]' ('+' signs when `signed`), the mean alone without bounds, '—' without a mean."""
+    if _missing(mean):
+        return "—"
+    sign = "+" if signed else ""
+    text = f"{mean:{sign}.{digits}f}"
+    if _missing(low) or _missing(high):
+        return text
+    return f"{text} [{low:{sign}.{digits}f}, {high:{sign}.{digits}f}]"
+
+
+def chance_flag(row) -> str:
+    """A red 'not above chance' when the row's balanced-accuracy CI reaches chance, else ''."""
+    above = row.get("above_chance")
+    if isinstance(above, (bool, np.bool_)) and not above:
+        return ' <span class="bad">not above chance</span>'
+    return ""
 
 
 def fmt_int(value) -> str:
@@ -179,25 +208,37 @@ def results_note(facts: DatasetFacts, rows: pd.DataFrame) -> str:
 
 def summary_html(rows: pd.DataFrame, budget: float) -> str:
     """(b) the summary table of one dataset; baselines highlighted, Δ below −budget in red."""
-    header = ["model", "configuration", "variant", "n", "accuracy", "balanced acc.", "macro-F1", "kappa",
-              "params", "nonzero params", "file kB", "gzip kB", "latency b1 ms", "Δ bal. acc."]
+    header = ["model", "configuration", "variant", "n", "accuracy", "balanced acc. [95 % CI]", "macro-F1 [95 % CI]",
+              "kappa", "params", "nonzero params", "file kB", "gzip kB", "latency b1 ms", "Δ bal. acc. [95 % CI]",
+              "verdict"]
     cells, classes = [], []
     for _, r in rows.iterrows():
-        delta = r["delta_balanced_accuracy"]
-        delta_txt = "—" if _missing(delta) else f"{delta:+.3f}"
+        delta = fmt_ci(r["delta_balanced_accuracy"], r.get("delta_balanced_accuracy_low"),
+                       r.get("delta_balanced_accuracy_high"), signed=True)
+        verdict = r.get("verdict")
         cells.append([
             escape(r["model"]), escape(config_label(r)), escape(r["variant"]), str(r["n_runs"]),
             fmt_mean_std(r["accuracy_mean"], r["accuracy_std"]),
-            fmt_mean_std(r["balanced_accuracy_mean"], r["balanced_accuracy_std"]),
-            fmt_mean_std(r["macro_f1_mean"], r["macro_f1_std"]),
+            fmt_ci(r["balanced_accuracy_mean"], r.get("balanced_accuracy_low"), r.get("balanced_accuracy_high"))
+            + chance_flag(r),
+            fmt_ci(r["macro_f1_mean"], r.get("macro_f1_low"), r.get("macro_f1_high")),
             fmt_mean_std(r["cohen_kappa_mean"], r["cohen_kappa_std"]),
             fmt_int(r["params_mean"]), fmt_int(r["nonzero_params_mean"]),
             fmt_kb(r["file_bytes_mean"]), fmt_kb(r["gzip_bytes_mean"]),
             fmt_mean_std(r["latency_ms_b1_mean"], r["latency_ms_b1_std"]),
-            f'<span class="neg">{delta_txt}</span>' if not _missing(delta) and delta < -budget else delta_txt,
+            f'<span class="neg">{delta}</span>' if verdict == "over budget" else delta,
+            verdict_html(verdict),
         ])
-        classes.append("base" if not isinstance(r["method"], str) and r["variant"] == "torch" else "")
+        classes.append("base" if not isinstance(r["method"], str) and r["stage"] == "baseline" else "")
     return _table(header, cells, text_cols=3, row_classes=classes)
+
+
+def verdict_html(verdict) -> str:
+    """The budget verdict, coloured: within budget green, over budget red, inconclusive plain; '—' for none."""
+    if not isinstance(verdict, str):
+        return "—"
+    css = {"within budget": "ok", "over budget": "bad"}.get(verdict)
+    return f'<span class="{css}">{escape(verdict)}</span>' if css else escape(verdict)
 
 
 def published_html(entries: list[dict]) -> str:
@@ -206,35 +247,66 @@ def published_html(entries: list[dict]) -> str:
             + _table(["model", "metric", "value", "source"], rows, text_cols=4))
 
 
-def comparison_html(rows: pd.DataFrame, published: list[dict], labels: dict[str, str] | None = None) -> str:
-    """Every model's unpruned baseline (torch) beside the published results on the real data and chance.
+def _share_above_chance(subjects: pd.DataFrame, model: str, chance: float) -> str:
+    """'k/n' test subjects of `model`'s baseline whose balanced accuracy (mean over runs) is above chance."""
+    mine = subjects[(subjects["model"] == model) & subjects["method"].isna()]
+    if mine.empty or _missing(chance):
+        return "—"
+    above = int((mine["balanced_accuracy"] > chance).sum())
+    return f"{above}/{len(mine)} ({above / len(mine):.0%})"
 
-    rows: one dataset's aggregated rows (`collect.aggregate`, with the chance columns)."""
+
+def reference_sentence(base: pd.DataFrame) -> str:
+    """Whether any deep model's baseline beats the classical reference by a paired CI above 0; '' without one."""
+    deep = base[base["vs_reference"].notna()] if "vs_reference" in base else base.iloc[:0]
+    if deep.empty:
+        return ""
+    winners = deep[deep["vs_reference_low"] > 0]["model"].tolist()
+    if winners:
+        return (f'<p class="ok">Beats the classical reference (paired 95 % CI above 0): '
+                f"{escape(', '.join(winners))}.</p>")
+    return ('<p class="bad">No deep model beats the classical reference here (no paired 95 % CI of deep − '
+            "reference lies above 0): the band-power model is as good an answer as any compressed deep model.</p>")
+
+
+def comparison_html(rows: pd.DataFrame, published: list[dict], labels: dict[str, str] | None = None,
+                    subjects: pd.DataFrame | None = None) -> str:
+    """Every model's unpruned baseline (CI, above-chance flag, share of subjects above chance, paired Δ against the
+    classical reference) beside the published results on the real data and chance.
+
+    rows: one dataset's aggregated rows (`collect.aggregate` + `inference.with_confidence`); subjects: its
+    per-subject scores (`inference.subject_table`)."""
     labels = labels or {}
-    base = rows[rows["method"].isna() & (rows["variant"] == "torch")]
+    subjects = subjects if subjects is not None else pd.DataFrame(columns=["model", "method", "balanced_accuracy"])
+    base = rows[rows["method"].isna() & (rows["stage"] == "baseline")]
     cells, classes = [], []
     for _, r in base.iterrows():
+        reference = fmt_ci(r.get("vs_reference"), r.get("vs_reference_low"), r.get("vs_reference_high"), signed=True)
         cells.append([escape(r["model"]), escape(labels.get(r["model"], "")),
-                      fmt_mean_std(r["balanced_accuracy_mean"], r["balanced_accuracy_std"]),
-                      fmt_mean_std(r["accuracy_mean"], r["accuracy_std"]), f"this run, n = {r['n_runs']} runs"])
+                      fmt_ci(r["balanced_accuracy_mean"], r.get("balanced_accuracy_low"),
+                             r.get("balanced_accuracy_high")) + chance_flag(r),
+                      fmt_mean_std(r["accuracy_mean"], r["accuracy_std"]),
+                      _share_above_chance(subjects, r["model"], r["chance_balanced_accuracy_mean"]), reference,
+                      f"this run, n = {r['n_runs']} runs, {fmt_int(r.get('n_subjects'))} test subjects"])
         classes.append("")
     for e in published:
         metric = str(e.get("metric", "")).lower().replace(" ", "_")
         value = fmt_num(e.get("value")) if isinstance(e.get("value"), (int, float)) else escape(str(e.get("value")))
         cells.append([escape(str(e.get("model", ""))), "published, on the real data",
                       value if metric == "balanced_accuracy" else "—", value if metric == "accuracy" else "—",
-                      escape(f"{e.get('metric')}: {e.get('source', '')}")])
+                      "—", "—", escape(f"{e.get('metric')}: {e.get('source', '')}")])
         classes.append("pub")
     if not base.empty:
         cells.append(["chance", "", fmt_num(base["chance_balanced_accuracy_mean"].mean()),
-                      fmt_num(base["chance_accuracy_mean"].mean()), "1/classes; majority-class share"])
+                      fmt_num(base["chance_accuracy_mean"].mean()), "", "", "1/classes; majority-class share"])
         classes.append("")
     if not cells:
         return ""
     note = ("<p><b>Published result on the real data, not comparable to the demo</b> (published rows come from "
             "the literature on the real dataset and its own protocol).</p>") if published else ""
-    return note + _table(["model", "variant", "balanced acc.", "accuracy", "note"], cells, text_cols=2,
-                         row_classes=classes)
+    return note + reference_sentence(base) + _table(
+        ["model", "variant", "balanced acc. [95 % CI]", "accuracy", "subjects above chance",
+         "Δ vs classical reference [95 % CI]", "note"], cells, text_cols=2, row_classes=classes)
 
 
 def pretrain_html(b64: str | None, histories: list[dict]) -> str:
@@ -285,7 +357,11 @@ def dataset_section(index: int, facts: DatasetFacts, rows: pd.DataFrame, compres
     if rows.empty:
         parts.append('<p class="note">No metrics for this dataset.</p>')
     else:
-        parts += ["<h3>Models beside published results</h3>", comparison, "<h3>Results</h3>", results_note(facts, rows), summary_html(rows, budget),
+        parts += ["<h3>Models beside published results</h3>", comparison,
+                  "<h3>Balanced accuracy per test subject</h3>",
+                  _figure(figures.get("subjects"), f"{facts.dataset}: balanced accuracy per test subject",
+                          "No per-subject scores."),
+                  "<h3>Results</h3>", results_note(facts, rows), summary_html(rows, budget),
                   "<h3>Balanced accuracy vs pruning ratio</h3>",
                   _figure(figures.get("ratio"), f"{facts.dataset}: balanced accuracy vs pruning ratio",
                           "No pruned models for this dataset."),
@@ -300,15 +376,18 @@ def dataset_section(index: int, facts: DatasetFacts, rows: pd.DataFrame, compres
     return "".join(parts)
 
 
-def render_page(sections: list[tuple[str, str]], budget: float, n_records: int, extra: str = "") -> str:
-    """The whole page from (dataset name, section HTML) pairs, in order."""
+def render_page(sections: list[tuple[str, str]], budget: float, n_records: int, extra: str = "",
+                boot=None) -> str:
+    """The whole page from (dataset name, section HTML) pairs, in order; `boot`: the `inference.Bootstrap` used."""
+    n_boot, level = (boot.n_boot, boot.level) if boot is not None else (2000, 0.95)
     contents = "".join(f'<li><a href="#{anchor(i, name)}">{escape(name)}</a></li>'
                        for i, (name, _) in enumerate(sections))
     title = "eegslim: how small and fast can an EEG classifier get before it loses accuracy?"
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
         f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>"
-        f"{INTRO.replace('{budget}', f'{budget:g} balanced accuracy')}"
+        + INTRO.replace("{budget}", f"{budget:g} balanced accuracy").replace("{n_boot}", f"{n_boot:,}")
+        .replace("{level_pct}", f"{level:.0%}") +
         f"<p>{n_records} evaluated models in this report.</p>"
         f"<nav><h2>Contents</h2><ul>{contents}</ul></nav>"
         + "".join(html for _, html in sections)

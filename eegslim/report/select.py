@@ -1,9 +1,11 @@
 """Choosing what to deploy: Pareto fronts, the smallest and the fastest variant within an accuracy budget,
 flash fit, and fine-tune vs scratch.
 
-Candidates are the ONNX variants (stage `quantize`): the artefacts that onnxruntime ran, timed and scored.
-Accuracy is compared with the mean over runs (seeds, and folds under k-fold) of the model's torch baseline
-(`delta_balanced_accuracy` of `collect.aggregate`); sizes and latencies with the baseline's fp32 ONNX export.
+Candidates are the ONNX variants (stage `quantize`): the artefacts that onnxruntime ran, timed and scored, less
+the baseline's own fp32 export, which is the reference. Accuracy is compared with the model's torch baseline by
+the paired Δ and its subject-bootstrap CI (`eegslim.report.inference`): a variant is `within budget` only when
+the CI's lower bound is ≥ −budget, `inconclusive` when only its mean is, `over budget` otherwise, and only
+variants within budget are chosen. Sizes and latencies are compared with the baseline's fp32 ONNX export.
 """
 
 from __future__ import annotations
@@ -12,22 +14,25 @@ import numpy as np
 import pandas as pd
 
 from eegslim.report.collect import CONFIG_KEYS, baseline_rows, config_label
+from eegslim.stats import VERDICTS
 
 # Per-record keys of the quantize stage averaged over runs beside collect.AGG_KEYS.
 DEPLOY_KEYS = ("latency_iqr_ms_b1", "latency_iqr_ms_b64", "agreement_fp32")
 MBIT = 2**20  # bits in one Mbit of flash (memory parts are sized in binary megabits)
-TOL = 1e-12
 VARIANT_COLUMNS = (
     "dataset", "model", "configuration", "method", "ratio", "recovery", "variant", "n_runs",
-    "balanced_accuracy_mean", "balanced_accuracy_std", "delta_balanced_accuracy", "agreement_fp32_mean",
+    "balanced_accuracy_mean", "balanced_accuracy_std", "balanced_accuracy_low", "balanced_accuracy_high",
+    "above_chance", "delta_balanced_accuracy", "delta_balanced_accuracy_low", "delta_balanced_accuracy_high",
+    "delta_macro_f1", "delta_macro_f1_low", "delta_macro_f1_high", "verdict", "agreement_fp32_mean",
     "params_mean", "nonzero_params_mean", "macs_mean", "file_bytes_mean", "gzip_bytes_mean",
     "latency_ms_b1_mean", "latency_iqr_ms_b1_mean", "latency_ms_b64_mean", "latency_iqr_ms_b64_mean",
     "within_budget", "fits_flash", "pareto_size", "pareto_latency",
 )
 SELECTION_COLUMNS = (
     "dataset", "model", "criterion", "configuration", "method", "ratio", "recovery", "variant", "n_runs",
-    "baseline_balanced_accuracy", "balanced_accuracy_mean", "balanced_accuracy_std", "delta_balanced_accuracy",
-    "agreement_fp32_mean", "params_mean", "nonzero_params_mean", "macs_mean", "file_bytes_mean", "gzip_bytes_mean",
+    "baseline_balanced_accuracy", "balanced_accuracy_mean", "balanced_accuracy_std", "balanced_accuracy_low",
+    "balanced_accuracy_high", "delta_balanced_accuracy", "delta_balanced_accuracy_low",
+    "delta_balanced_accuracy_high", "verdict", "agreement_fp32_mean", "params_mean", "nonzero_params_mean", "macs_mean", "file_bytes_mean", "gzip_bytes_mean",
     "latency_ms_b1_mean", "latency_iqr_ms_b1_mean", "latency_ms_b64_mean", "params_reduction", "file_reduction",
     "gzip_reduction", "latency_b1_speedup", "latency_b64_speedup", "fits_flash",
 )
@@ -57,9 +62,9 @@ def pareto_front(cost: pd.Series, score: pd.Series) -> pd.Series:
     return pd.Series(front, index=cost.index)
 
 
-def deployable(records: pd.DataFrame, agg: pd.DataFrame, budget: float, flash_mbit: float) -> pd.DataFrame:
-    """One row per ONNX configuration (VARIANT_COLUMNS): seed means of size, speed, accuracy and agreement,
-    `within_budget` (mean balanced accuracy at most `budget` below the torch baseline's), `fits_flash`
+def deployable(records: pd.DataFrame, agg: pd.DataFrame, flash_mbit: float) -> pd.DataFrame:
+    """One row per ONNX configuration (VARIANT_COLUMNS): run means of size, speed, accuracy and agreement, the
+    CIs and `verdict` of `agg` (`inference.with_confidence`), `within_budget` (verdict 'within budget'), `fits_flash`
     (file_bytes × 8 ≤ flash_mbit × 2^20) and Pareto membership per (dataset, model) for accuracy vs file
     size (`pareto_size`) and vs batch-1 latency (`pareto_latency`)."""
     rows = agg[agg["stage"] == "quantize"].copy()
@@ -70,7 +75,7 @@ def deployable(records: pd.DataFrame, agg: pd.DataFrame, budget: float, flash_mb
         means = values.groupby(keys).mean()
         rows[f"{col}_mean"] = _key(rows).map(means).astype(float)
     rows["configuration"] = [config_label(r) for _, r in rows.iterrows()]
-    rows["within_budget"] = rows["delta_balanced_accuracy"] >= -budget - TOL
+    rows["within_budget"] = rows["verdict"] == "within budget"
     rows["fits_flash"] = rows["file_bytes_mean"] * 8 <= flash_mbit * MBIT
     rows["pareto_size"] = rows["pareto_latency"] = False
     for _, group in rows.groupby(["dataset", "model"]):
@@ -90,10 +95,16 @@ def _pick(candidates: pd.DataFrame, order: list[str]) -> pd.Series | None:
     return ranked.iloc[0].drop("_neg_ba")
 
 
+def is_reference(variants: pd.DataFrame) -> pd.Series:
+    """True for the baseline's own fp32 export: what every variant is compared with, not a candidate."""
+    return variants["method"].isna() & (variants["variant"] == "fp32")
+
+
 def select(variants: pd.DataFrame, agg: pd.DataFrame) -> pd.DataFrame:
     """Per (dataset, model), SELECTION_COLUMNS rows: the `smallest` (file bytes, then gzip bytes) and the
-    `fastest` (batch-1 latency, then file bytes) ONNX variant within the budget, ties to the higher balanced
-    accuracy. Reductions are baseline fp32 ÷ chosen (2.0 = half the size or latency; > 1 is better)."""
+    `fastest` (batch-1 latency, then file bytes) ONNX variant whose verdict is 'within budget' (the baseline's
+    fp32 export excluded), ties to the higher balanced accuracy; no row when none is. Reductions are baseline
+    fp32 ÷ chosen (2.0 = half the size or latency; > 1 is better)."""
     out = []
     for (dataset, model), group in variants.groupby(["dataset", "model"], sort=True):
         base = baseline_rows(agg[(agg["dataset"] == dataset) & (agg["model"] == model)])
@@ -101,7 +112,7 @@ def select(variants: pd.DataFrame, agg: pd.DataFrame) -> pd.DataFrame:
         if base.empty or ref.empty:
             continue
         ref = ref.iloc[0]
-        ok = group[group["within_budget"]]
+        ok = group[group["within_budget"] & ~is_reference(group)]
         for criterion, order in (("smallest", ["file_bytes_mean", "gzip_bytes_mean"]),
                                  ("fastest", ["latency_ms_b1_mean", "file_bytes_mean"])):
             chosen = _pick(ok, order)
@@ -116,6 +127,20 @@ def select(variants: pd.DataFrame, agg: pd.DataFrame) -> pd.DataFrame:
                 chosen[name] = ref[col] / chosen[col] if chosen[col] else np.nan
             out.append(chosen)
     return pd.DataFrame(out, columns=list(SELECTION_COLUMNS)).reset_index(drop=True)
+
+
+def budget_verdicts(variants: pd.DataFrame) -> pd.DataFrame:
+    """Per (dataset, model): how many candidate variants are within budget, inconclusive and over budget, and the
+    lowest Δ CI bound among the inconclusive ones (how far the CI must narrow)."""
+    candidates = variants[~is_reference(variants)]
+    rows = []
+    for (dataset, model), group in candidates.groupby(["dataset", "model"], sort=True):
+        counts = group["verdict"].value_counts()
+        inconclusive = group[group["verdict"] == "inconclusive"]
+        rows.append({"dataset": dataset, "model": model, **{v: int(counts.get(v, 0)) for v in VERDICTS},
+                     "best_inconclusive_low": inconclusive["delta_balanced_accuracy_low"].max()
+                     if len(inconclusive) else np.nan})
+    return pd.DataFrame(rows, columns=["dataset", "model", *VERDICTS, "best_inconclusive_low"])
 
 
 def finetune_vs_scratch(agg: pd.DataFrame) -> pd.DataFrame:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from eegslim.atomic import atomic_open
 from eegslim.report.collect import CONFIG_KEYS, SPLIT_FOLDS, DatasetFacts
+from eegslim.report.inference import CONFIDENCE_COLUMNS
 
 INT_KEYS = ("seed", "fold", "params", "nonzero_params", "macs", "file_bytes", "gzip_bytes", "n_test", "n_classes")
 # summary_{dataset}.csv: (column, source column of the aggregate); `_mean`/`_std` pairs for run-varying metrics.
@@ -16,7 +17,8 @@ SUMMARY_COLUMNS = (
     ["model", "stage", "method", "ratio", "recovery", "variant", "split_protocol", "n_runs"]
     + [f"{k}_{s}" for k in ("accuracy", "balanced_accuracy", "macro_f1", "cohen_kappa") for s in ("mean", "std")]
     + ["params_mean", "nonzero_params_mean", "macs_mean", "file_bytes_mean", "gzip_bytes_mean",
-       "latency_ms_b1_mean", "latency_ms_b1_std", "latency_ms_b64_mean", "delta_balanced_accuracy"]
+       "latency_ms_b1_mean", "latency_ms_b1_std", "latency_ms_b64_mean"]
+    + list(CONFIDENCE_COLUMNS)
 )
 DATASET_COLUMNS = (
     "dataset", "windows", "subjects", "classes", "recordings_read", "recordings_skipped",

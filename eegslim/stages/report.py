@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from pathlib import Path
 
+import pandas as pd
+
 from eegslim.atomic import atomic_open, read_json
-from eegslim.report import compression_figures, compression_html, figures, html, select, tables
-from eegslim.report.collect import aggregate, baseline_rows, load_dataset_facts, load_records
+from eegslim.report import compression_figures, compression_html, figures, html, inference, select, tables
+from eegslim.report.collect import CONFIG_KEYS, aggregate, baseline_rows, load_dataset_facts, load_records
 from eegslim.report.sensitivity import load_sensitivity
 
 log = logging.getLogger(__name__)
@@ -36,18 +39,25 @@ def run(metrics_files: list[str], dataset_files: dict[str, dict], out_html, tabl
 
     dataset_files: dataset key → {"summary": summary.json, "split": splits.json or the list of a k-fold's
     per-fold split files}, either may be missing.
-    report_cfg: `accuracy_budget` (default 0.01), `flash_mbit` (default 128) and optional `published`
-    {dataset: [{model, metric, value, source}]}. sensitivity_files: `sensitivity.csv` tables (rule
+    report_cfg: `accuracy_budget` (default 0.01), `flash_mbit` (default 128), `bootstrap` ({n_boot, level, seed}
+    of every CI, `inference.Bootstrap`) and optional `published` {dataset: [{model, metric, value, source}]}.
+    Every metrics.json needs its predictions.npz beside it: the CIs, paired Δs and per-subject scores come
+    from them. sensitivity_files: `sensitivity.csv` tables (rule
     `sensitivity`), drawn as heatmaps. pretrain_histories: history.json files of the pretrain rule (loss
     curve section); model_labels: model name -> how it was initialised, shown in the comparison table.
     """
     budget, flash_mbit = _budget(report_cfg), _flash_mbit(report_cfg)
     published = report_cfg.get("published") or {}
+    boot = inference.Bootstrap.from_config(report_cfg.get("bootstrap"))
     records = load_records(metrics_files)
     sensitivity = load_sensitivity(sensitivity_files)
-    agg = aggregate(records)
-    variants = select.deployable(records, agg, budget, flash_mbit)
+    started = time.perf_counter()
+    agg = inference.with_confidence(aggregate(records), inference.confidence(records, budget, boot))
+    log.info("confidence intervals of %d configurations in %.1f s", len(agg), time.perf_counter() - started)
+    variants = select.deployable(records, agg, flash_mbit)
     selection = select.select(variants, agg)
+    verdicts = select.budget_verdicts(variants)
+    subjects = inference.subject_table(records, _subject_configs(agg, selection))
     fvs = select.finetune_vs_scratch(agg)
     evidence = select.sparsity_evidence(variants)
     datasets = sorted(set(dataset_files) | set(records["dataset"]))
@@ -69,22 +79,32 @@ def run(metrics_files: list[str], dataset_files: dict[str, dict], out_html, tabl
         tables.write_csv(rows, tables_dir / f"summary_{ds}.csv")
         mine = agg[agg["dataset"] == ds]
         pictures = {"ratio": figures.ratio_figure(mine, budget), "size": figures.size_figure(mine),
-                    "sensitivity": figures.sensitivity_figure(sensitivity[sensitivity["dataset"] == ds])}
+                    "sensitivity": figures.sensitivity_figure(sensitivity[sensitivity["dataset"] == ds]),
+                    "subjects": figures.subject_figure(subjects[subjects["dataset"] == ds], mine)}
         part = _compression(ds, mine, variants[variants["dataset"] == ds], selection[selection["dataset"] == ds],
-                            evidence[evidence["dataset"] == ds], fvs[fvs["dataset"] == ds], budget, flash_mbit)
+                            evidence[evidence["dataset"] == ds], fvs[fvs["dataset"] == ds],
+                            verdicts[verdicts["dataset"] == ds], budget, flash_mbit)
+        comparison = html.comparison_html(mine, published.get(ds, []), model_labels,
+                                          subjects[subjects["dataset"] == ds])
         sections.append((ds, html.dataset_section(index, ds_facts, rows, part, pictures, budget,
-                                                  published.get(ds, []),
-                                                  html.comparison_html(mine, published.get(ds, []), model_labels))))
+                                                  published.get(ds, []), comparison)))
     histories = [read_json(path) for path in pretrain_histories]
     extra = html.pretrain_html(figures.pretrain_figure(histories), histories)
     with atomic_open(out_html, "w", encoding="utf-8") as fh:
-        fh.write(html.render_page(sections, budget, len(records), extra))
+        fh.write(html.render_page(sections, budget, len(records), extra, boot))
     log.info("wrote %s and %s", out_html, tables_dir)
 
 
-def _compression(ds, agg, variants, selection, evidence, fvs, budget: float, flash_mbit: float) -> str:
+def _subject_configs(agg, selection):
+    """The configurations drawn per subject: every model's baseline and the chosen variants."""
+    baselines = agg[agg["method"].isna() & (agg["stage"] == "baseline")]
+    return pd.concat([baselines[list(CONFIG_KEYS)], selection[list(CONFIG_KEYS)]], ignore_index=True)
+
+
+def _compression(ds, agg, variants, selection, evidence, fvs, verdicts, budget: float, flash_mbit: float) -> str:
     """One dataset's compression part of the page: selection, Pareto plots, sparsity, fine-tune vs scratch."""
     base = baseline_rows(agg).set_index("model")["balanced_accuracy_mean"].to_dict()
-    pictures = {"pareto": compression_figures.pareto_figure(variants, base, budget),
+    pictures = {"pareto": compression_figures.pareto_figure(variants, base, budget, figures.reference_score(agg)),
                 "finetune_scratch": compression_figures.finetune_scratch_figure(fvs)}
-    return compression_html.compression_section(ds, selection, variants, evidence, fvs, pictures, budget, flash_mbit)
+    return compression_html.compression_section(ds, selection, variants, evidence, fvs, verdicts, pictures, budget,
+                                                flash_mbit)
