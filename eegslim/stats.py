@@ -219,13 +219,14 @@ def _check_args(n_boot: int, level: float) -> None:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
 
 
-def _replicates(groups: dict, metric: str, n_boot: int, seed) -> tuple[float, np.ndarray, int, int]:
-    """Point estimate, (n_boot,) replicates of the mean over runs, number of runs, number of subjects.
+def _replicates(groups: dict, metrics: tuple[str, ...], n_boot: int, seed) -> tuple[dict, int, int]:
+    """{metric: (point estimate, (n_boot,) replicates of the mean over runs)}, number of runs, number of subjects;
+    every metric is computed on the same draws.
 
     groups: {stratum: list of runs}, a run being [Predictions] (a score) or [variant, baseline] (a paired difference,
     valued metric(variant) − metric(baseline)).
     """
-    fn = _metric(metric, class_first=True)
+    fns = {name: _metric(name, class_first=True) for name in metrics}
     n_classes = _n_classes(p for runs in groups.values() for run in runs for p in run)
     k = len(next(iter(groups.values()))[0])
     rng = np.random.default_rng(seed)
@@ -251,13 +252,14 @@ def _replicates(groups: dict, metric: str, n_boot: int, seed) -> tuple[float, np
         fulls.append(flat.sum(axis=0).reshape(n_classes, n_classes, -1))
         # replicate confusions einsum("bs,sijr->ijrb"), class-first so the metric reduces over leading axes
         boots.append((flat.T @ w.T).reshape(n_classes, n_classes, -1, n_boot))
-    full = fn(np.concatenate(fulls, axis=2).reshape(n_classes, n_classes, -1, k))           # (R, k)
-    boot = fn(np.concatenate(boots, axis=2).reshape(n_classes, n_classes, -1, k, n_boot))  # (R, k, B)
-    if k == 2:
-        full, boot = full[:, 0] - full[:, 1], boot[:, 0] - boot[:, 1]
-    else:
-        full, boot = full[:, 0], boot[:, 0]
-    return float(_order_free_mean(full)), _order_free_mean(boot), len(full), n_subjects
+    full_conf = np.concatenate(fulls, axis=2).reshape(n_classes, n_classes, -1, k)
+    boot_conf = np.concatenate(boots, axis=2).reshape(n_classes, n_classes, -1, k, n_boot)
+    out = {}
+    for name, fn in fns.items():
+        full, boot = fn(full_conf), fn(boot_conf)                                          # (R, k), (R, k, B)
+        full, boot = (full[:, 0] - full[:, 1], boot[:, 0] - boot[:, 1]) if k == 2 else (full[:, 0], boot[:, 0])
+        out[name] = (float(_order_free_mean(full)), _order_free_mean(boot))
+    return out, full_conf.shape[2], n_subjects
 
 
 def _estimate(point: float, reps: np.ndarray, n_runs: int, n_subjects: int, n_boot: int, level: float) -> Estimate:
@@ -296,16 +298,14 @@ def score_replicates(runs: Sequence[tuple[Hashable, Predictions]], metric: str =
                      n_boot: int = 2000, seed=0) -> tuple[float, np.ndarray]:
     """(point estimate, (n_boot,) float64 replicates) of the mean score over runs; see bootstrap_score."""
     _check_args(n_boot, 0.5)
-    point, reps, _, _ = _replicates(_group_runs(runs), metric, n_boot, seed)
-    return point, reps
+    return _replicates(_group_runs(runs), (metric,), n_boot, seed)[0][metric]
 
 
 def delta_replicates(pairs: Sequence[tuple[Hashable, Predictions, Predictions]], metric: str = "balanced_accuracy",
                      n_boot: int = 2000, seed=0) -> tuple[float, np.ndarray]:
     """(point estimate, (n_boot,) float64 replicates) of the mean paired difference; see bootstrap_delta."""
     _check_args(n_boot, 0.5)
-    point, reps, _, _ = _replicates(_group_pairs(pairs), metric, n_boot, seed)
-    return point, reps
+    return _replicates(_group_pairs(pairs), (metric,), n_boot, seed)[0][metric]
 
 
 def bootstrap_score(runs: Sequence[tuple[Hashable, Predictions]], metric: str = "balanced_accuracy",
@@ -321,9 +321,7 @@ def bootstrap_score(runs: Sequence[tuple[Hashable, Predictions]], metric: str = 
     the drawn subjects' windows and averages over all runs; low/high are the replicates' percentiles at
     (1 ∓ level) / 2. The result does not depend on the order of `runs`.
     """
-    _check_args(n_boot, level)
-    point, reps, n_runs, n_subjects = _replicates(_group_runs(runs), metric, n_boot, seed)
-    return _estimate(point, reps, n_runs, n_subjects, n_boot, level)
+    return bootstrap_scores(runs, (metric,), n_boot, seed, level)[metric]
 
 
 def bootstrap_delta(pairs: Sequence[tuple[Hashable, Predictions, Predictions]], metric: str = "balanced_accuracy",
@@ -335,9 +333,24 @@ def bootstrap_delta(pairs: Sequence[tuple[Hashable, Predictions, Predictions]], 
     baseline on the SAME subject draw and averages metric(variant) − metric(baseline) over runs, so what both get
     right or wrong on a subject cancels. Identical predictions give mean 0 and low = high = 0 exactly.
     """
+    return bootstrap_deltas(pairs, (metric,), n_boot, seed, level)[metric]
+
+
+def bootstrap_scores(runs: Sequence[tuple[Hashable, Predictions]], metrics: Sequence[str] = ("balanced_accuracy",),
+                     n_boot: int = 2000, seed=0, level: float = 0.95) -> dict[str, Estimate]:
+    """bootstrap_score of several metrics at once, on the same draws (each Estimate equals bootstrap_score's)."""
     _check_args(n_boot, level)
-    point, reps, n_runs, n_subjects = _replicates(_group_pairs(pairs), metric, n_boot, seed)
-    return _estimate(point, reps, n_runs, n_subjects, n_boot, level)
+    results, n_runs, n_subjects = _replicates(_group_runs(runs), tuple(metrics), n_boot, seed)
+    return {name: _estimate(point, reps, n_runs, n_subjects, n_boot, level) for name, (point, reps) in results.items()}
+
+
+def bootstrap_deltas(pairs: Sequence[tuple[Hashable, Predictions, Predictions]],
+                     metrics: Sequence[str] = ("balanced_accuracy",), n_boot: int = 2000, seed=0,
+                     level: float = 0.95) -> dict[str, Estimate]:
+    """bootstrap_delta of several metrics at once, on the same draws (each Estimate equals bootstrap_delta's)."""
+    _check_args(n_boot, level)
+    results, n_runs, n_subjects = _replicates(_group_pairs(pairs), tuple(metrics), n_boot, seed)
+    return {name: _estimate(point, reps, n_runs, n_subjects, n_boot, level) for name, (point, reps) in results.items()}
 
 
 # ------------------------------------------------------------------------------------------- per-subject scores

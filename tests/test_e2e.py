@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+import pandas as pd
+
+from eegslim.catalog import MODELS
 from eegslim.metrics import METRIC_KEYS
+from eegslim.predictions import read_predictions
+from eegslim.verify import verify
 from smk import REPO, planned_jobs, snakemake
 
 pytestmark = pytest.mark.e2e
@@ -19,6 +24,11 @@ TINY = REPO / "tests/configs/tiny.yaml"
 def pruned_models(cfg: dict) -> list[str]:
     """The models of `cfg` that its prune grid covers (prune.models, null = all)."""
     return [m for m in cfg["models"] if cfg["prune"].get("models") is None or m in cfg["prune"]["models"]]
+
+
+def exported_models(cfg: dict) -> list[str]:
+    """The models of `cfg` exported to ONNX (the catalogue's `exported`): all but the classical reference."""
+    return [m for m in cfg["models"] if MODELS[m].exported]
 
 
 def merged_config() -> dict:
@@ -50,9 +60,34 @@ def test_report_shows_both_demo_datasets(demo):
     for word in ("balanced", "int8", "l1_filter", "magnitude_global", "block-confounded", "sensitivity",
                  "Smallest and fastest within the accuracy budget", "Pareto fronts"):
         assert word in html
-    selection = (demo / "results/tables/selection.csv").read_text().splitlines()
+    assert "cluster bootstrap over test subjects" in html and "classical reference" in html
+
+
+def test_report_tables_carry_cis_and_verdicts_and_select_only_within_budget(demo):
+    tables = demo / "results/tables"
+    variants = pd.read_csv(tables / "variants.csv")
+    assert set(variants["verdict"]) <= {"within budget", "inconclusive", "over budget"}
+    assert (variants["balanced_accuracy_low"] <= variants["balanced_accuracy_mean"] + 1e-12).all()
+    assert (variants["delta_balanced_accuracy_low"] <= variants["delta_balanced_accuracy_high"]).all()
+    selection = pd.read_csv(tables / "selection.csv")
+    assert (selection["verdict"] == "within budget").all() and (selection["delta_balanced_accuracy_low"] >= -0.01).all()
+    html = (demo / "results/report.html").read_text()
     cfg = merged_config()
-    assert len(selection) == 1 + 2 * len(cfg["datasets"]) * len(cfg["models"])  # smallest and fastest per pair
+    for ds in cfg["datasets"]:
+        summary = pd.read_csv(tables / f"summary_{ds}.csv")
+        assert {"balanced_accuracy_low", "balanced_accuracy_high", "above_chance", "verdict"} <= set(summary.columns)
+        for model in exported_models(cfg):  # a recommendation, or the plain statement that there is none
+            chosen = selection[(selection["dataset"] == ds) & (selection["model"] == model)]
+            assert len(chosen) == 2 or f"{model}: no compressed variant is confidently within" in html, (ds, model)
+
+
+def test_every_result_has_its_predictions_and_verify_passes(demo):
+    counts, problems = verify(demo / "results")
+    assert problems == [] and counts["metrics.json"] == len(metrics_records(demo))
+    for path in (demo / "results").rglob("metrics.json"):
+        preds = read_predictions(path.with_name("predictions.npz"))
+        split = demo / "results" / json.loads(path.read_text())["dataset"] / "splits.json"
+        assert preds.window.tolist() == sorted(json.loads(split.read_text())["test"])
 
 
 def test_block_confounded_caveat_reaches_split_and_every_spampinato_metrics(demo):
@@ -69,8 +104,9 @@ def test_every_metrics_json_is_complete_and_in_range(demo):
     cfg = merged_config()
     records = metrics_records(demo)
     grid = len(cfg["prune"]["methods"]) * len(cfg["prune"]["ratios"]) * len(cfg["prune"]["recoveries"])
-    n_models = len(cfg["datasets"]) * (len(cfg["models"]) + len(pruned_models(cfg)) * grid)
-    assert len(records) == n_models * (1 + len(cfg["quantize"]["variants"]))
+    n_exported = len(cfg["datasets"]) * (len(exported_models(cfg)) + len(pruned_models(cfg)) * grid)
+    n_classical = len(cfg["datasets"]) * (len(cfg["models"]) - len(exported_models(cfg)))
+    assert len(records) == n_exported * (1 + len(cfg["quantize"]["variants"])) + n_classical
     for rec in records:
         assert set(METRIC_KEYS) <= set(rec), set(METRIC_KEYS) - set(rec)
         for key in ("accuracy", "balanced_accuracy", "macro_f1"):
@@ -97,6 +133,8 @@ def test_eegnet_is_clearly_above_chance(demo):
 def test_pruning_and_quantization_really_compress(demo):
     by_key = {(r["dataset"], r["model"], r["stage"], r["method"], r["variant"]): r for r in metrics_records(demo)}
     for (ds, model, stage, method, variant), rec in by_key.items():
+        if not MODELS[model].exported:
+            continue
         base = by_key[(ds, model, "baseline", None, "torch")]
         if stage == "prune" and method == "l1_filter":
             assert rec["params"] < base["params"]

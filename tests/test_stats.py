@@ -157,6 +157,21 @@ def test_seed_fixes_the_interval():
     assert (a.low, a.high) != (c.low, c.high) and a.mean == c.mean
 
 
+def test_several_metrics_share_the_draws_and_equal_one_at_a_time():
+    rng = np.random.default_rng(5)
+    runs = [(f, random_run(rng, [f"{f}{i}" for i in range(5)], n_classes=3)) for f in range(2) for _ in range(3)]
+    flip = np.random.default_rng(9).random(150) < 0.2  # the variant changes a fifth of each run's predictions
+    pairs = [(f, preds(p.y_true, np.where(flip, (p.y_pred + 1) % 3, p.y_pred), p.subject, 3, p.window), p)
+             for f, p in runs]
+    metrics = ("balanced_accuracy", "macro_f1", "accuracy")
+    together = stats.bootstrap_scores(runs, metrics, n_boot=300, seed=2)
+    deltas = stats.bootstrap_deltas(pairs, metrics, n_boot=300, seed=2)
+    for name in metrics:
+        assert together[name] == stats.bootstrap_score(runs, name, n_boot=300, seed=2)
+        assert deltas[name] == stats.bootstrap_delta(pairs, name, n_boot=300, seed=2)
+    assert together["balanced_accuracy"] != together["macro_f1"]
+
+
 def test_run_order_does_not_matter():
     rng = np.random.default_rng(5)
     pairs = []

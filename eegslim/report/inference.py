@@ -19,6 +19,7 @@ from eegslim.catalog import REFERENCE_MODEL
 from eegslim.predictions import Predictions, predictions_path, read_predictions
 from eegslim.report.collect import CONFIG_KEYS
 
+METRICS = ("balanced_accuracy", "macro_f1")  # with a CI (and a paired Δ) for every configuration
 CONFIDENCE_COLUMNS = (
     "n_subjects", "balanced_accuracy_low", "balanced_accuracy_high", "macro_f1_low", "macro_f1_high",
     "above_chance", "delta_balanced_accuracy", "delta_balanced_accuracy_low", "delta_balanced_accuracy_high",
@@ -85,14 +86,16 @@ def _estimate(prefix: str, est: stats.Estimate | None) -> dict:
     return {prefix: est.mean, f"{prefix}_low": est.low, f"{prefix}_high": est.high}
 
 
-def confidence(records: pd.DataFrame, budget: float, boot: Bootstrap = Bootstrap()) -> pd.DataFrame:
+def confidence(records: pd.DataFrame, budget: float, boot: Bootstrap = Bootstrap(),
+               preds: dict[int, Predictions] | None = None) -> pd.DataFrame:
     """One row per configuration: CONFIG_KEYS + CONFIDENCE_COLUMNS (see the module docstring).
 
-    `records`: `collect.load_records` (one row per metrics.json, with `metrics_file`).
+    `records`: `collect.load_records` (one row per metrics.json, with `metrics_file`); `preds`: their
+    `load_predictions` (read here when not given).
     """
     if records.empty:
         return pd.DataFrame(columns=list(CONFIG_KEYS) + list(CONFIDENCE_COLUMNS))
-    preds = load_predictions(records)
+    preds = load_predictions(records) if preds is None else preds
     out = []
     for (dataset, model), rows in records.groupby(["dataset", "model"], sort=True):
         baseline = _baseline_variant(rows)
@@ -100,16 +103,16 @@ def confidence(records: pd.DataFrame, budget: float, boot: Bootstrap = Bootstrap
                                               & (records["model"] == REFERENCE_MODEL)])
         for key, config in rows.groupby([rows[k] for k in CONFIG_KEYS], dropna=False, sort=False):
             runs = [(_run_key(r)[0], preds[i]) for i, r in config.iterrows()]
-            bacc = stats.bootstrap_score(runs, "balanced_accuracy", **boot.kwargs())
-            mf1 = stats.bootstrap_score(runs, "macro_f1", **boot.kwargs())
+            scores = stats.bootstrap_scores(runs, METRICS, **boot.kwargs())
+            bacc, mf1 = scores["balanced_accuracy"], scores["macro_f1"]
             chance = 1.0 / preds[config.index[0]].n_classes
             row = dict(zip(CONFIG_KEYS, key), n_subjects=bacc.n_subjects, balanced_accuracy_low=bacc.low,
                        balanced_accuracy_high=bacc.high, macro_f1_low=mf1.low, macro_f1_high=mf1.high,
                        above_chance=stats.above_chance(bacc, chance))
             is_baseline = config.index.isin(baseline.index).all()
             pairs = [] if is_baseline else _paired(config, baseline, preds)
-            delta = stats.bootstrap_delta(pairs, "balanced_accuracy", **boot.kwargs()) if pairs else None
-            delta_f1 = stats.bootstrap_delta(pairs, "macro_f1", **boot.kwargs()) if pairs else None
+            deltas = stats.bootstrap_deltas(pairs, METRICS, **boot.kwargs()) if pairs else {}
+            delta, delta_f1 = deltas.get("balanced_accuracy"), deltas.get("macro_f1")
             row.update(_estimate("delta_balanced_accuracy", delta), **_estimate("delta_macro_f1", delta_f1),
                        n_paired=len(pairs), verdict=stats.verdict(delta, budget) if delta else None)
             ref_pairs = (_paired(config, reference, preds) if is_baseline and model != REFERENCE_MODEL else [])
@@ -129,9 +132,11 @@ def with_confidence(agg: pd.DataFrame, conf: pd.DataFrame) -> pd.DataFrame:
     return merged
 
 
-def subject_table(records: pd.DataFrame, configs: pd.DataFrame) -> pd.DataFrame:
+def subject_table(records: pd.DataFrame, configs: pd.DataFrame,
+                  preds: dict[int, Predictions] | None = None) -> pd.DataFrame:
     """Per-subject balanced accuracy of the configurations in `configs` (rows with CONFIG_KEYS), averaged over the
-    runs that tested each subject: columns CONFIG_KEYS, subject, balanced_accuracy, n_runs."""
+    runs that tested each subject: columns CONFIG_KEYS, subject, balanced_accuracy, n_runs. `preds`: the records'
+    `load_predictions` (read here, for those configurations only, when not given)."""
     if records.empty or configs.empty:
         return pd.DataFrame(columns=list(CONFIG_KEYS) + ["subject", "balanced_accuracy", "n_runs"])
     wanted = set(map(tuple, configs[list(CONFIG_KEYS)].astype(object).where(configs[list(CONFIG_KEYS)].notna(),
@@ -141,8 +146,8 @@ def subject_table(records: pd.DataFrame, configs: pd.DataFrame) -> pd.DataFrame:
         key = tuple(None if pd.isna(v) else v for v in key)
         if key not in wanted:
             continue
-        preds = load_predictions(config)
-        runs = [(_run_key(r)[0], preds[i]) for i, r in config.iterrows()]
+        mine = load_predictions(config) if preds is None else preds
+        runs = [(_run_key(r)[0], mine[i]) for i, r in config.iterrows()]
         scores = stats.subject_scores(runs, "balanced_accuracy")
         per_subject = scores.groupby("subject")["score"].agg(["mean", "size"]).reset_index()
         frame = pd.DataFrame({"subject": per_subject["subject"], "balanced_accuracy": per_subject["mean"],
