@@ -12,6 +12,7 @@ with the same excerpt (checked by the last test):
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import shutil
@@ -265,10 +266,28 @@ def test_pth_with_disallowed_global_runs_nothing(tmp_path):
     assert not marker.exists()
 
 
+def test_report_refuses_a_result_without_its_predictions(tmp_path):
+    from eegslim.metrics import metrics_record
+    from eegslim.report.collect import load_records
+    from eegslim.report.inference import confidence
+
+    path = tmp_path / "eegnet" / "baseline" / "seed0" / "metrics.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(metrics_record(dataset="d", model="eegnet", stage="baseline", variant="torch", seed=0,
+                                              balanced_accuracy=0.7, split_protocol="subject")))
+    with pytest.raises(ValueError, match=re.escape(f"{path.with_name('predictions.npz')}: missing")):
+        confidence(load_records([path]), 0.01)
+    (tmp_path / "eegnet" / "baseline" / "seed0" / "predictions.npz").write_bytes(b"PK\x03\x04cut")
+    with pytest.raises(ValueError, match="predictions.npz: not a readable predictions file"):
+        confidence(load_records([path]), 0.01)
+
+
 LIBRARY = {
     "disk_full_on_write": "disk full while writing it",
     "unreadable_checkpoint": "model.safetensors: not a readable safetensors file",
     "pth_with_disallowed_global_library": "refused",
+    "report_without_predictions": "predictions.npz: missing",
+    "unreadable_predictions": "predictions.npz: not a readable predictions file",
 }
 
 
