@@ -208,6 +208,11 @@ def test_accuracy_figures_draw_the_classical_reference_line(tmp_path, monkeypatc
     records = collect.load_records(write_grid(tmp_path, "d") + write_reference(tmp_path, "d", (0.55, 0.57)))
     agg = inference.with_confidence(collect.aggregate(records), inference.confidence(records, 0.01))
     assert figures.reference_score(agg) == pytest.approx(0.56)
+    published = [{"model": "CBraMod", "metric": "balanced_accuracy", "value": 0.726, "source": "s"},
+                 {"model": "X", "metric": "accuracy", "value": 0.9, "source": "s"}]
+    labels.clear()
+    assert figures.ratio_figure(agg, 0.01, published)
+    assert "published: CBraMod (0.726)" in labels and not any("X" in str(label) for label in labels)
     for draw in (lambda: figures.ratio_figure(agg, 0.01), lambda: figures.size_figure(agg),
                  lambda: compression_figures.pareto_figure(select.deployable(records, agg, 128), {}, 0.01,
                                                            figures.reference_score(agg))):

@@ -59,10 +59,19 @@ def ci_errors(rows: pd.DataFrame, prefix: str = "balanced_accuracy") -> np.ndarr
     return np.nan_to_num(np.clip(np.vstack([mean - low, high - mean]), 0, None))
 
 
-def ratio_figure(agg: pd.DataFrame, budget: float = 0.0) -> str | None:
+def _published(ax, published) -> None:
+    """Published balanced accuracies on the real data (report.published entries) as dotted lines."""
+    for entry in published:
+        if str(entry.get("metric", "")).lower().replace(" ", "_") == "balanced_accuracy":
+            ax.axhline(entry["value"], color="#6a3d9a", linestyle=":", linewidth=1,
+                       label=f"published: {entry.get('model')} ({entry['value']:.3f})")
+
+
+def ratio_figure(agg: pd.DataFrame, budget: float = 0.0, published=()) -> str | None:
     """Balanced accuracy vs pruning ratio of the pruned checkpoints of one dataset, one panel per model and one
     line per (method, recovery) with 95 % subject-bootstrap CIs as error bars, the baseline mean ± `budget` as a
-    band, chance as a dashed line and the classical reference as a dash-dot line.
+    band, chance as a dashed line, the classical reference as a dash-dot line and published balanced accuracies
+    (`published`: report.published entries of the dataset) as dotted lines.
     None when the dataset has no pruned checkpoint."""
     torch = agg[agg["variant"] == "torch"]
     pruned = torch[torch["method"].notna()]
@@ -81,6 +90,7 @@ def ratio_figure(agg: pd.DataFrame, budget: float = 0.0) -> str | None:
                 ax.axhline(mean, color="0.5", linewidth=1, label=f"baseline (n={base['n_runs']})")
             _chance(ax, rows)
             _reference(ax, reference_score(agg))
+            _published(ax, published)
             mine = rows[rows["method"].notna()]
             for (method, recovery), line in mine.groupby(["method", "recovery"], dropna=False, sort=True):
                 line = line.sort_values("ratio")

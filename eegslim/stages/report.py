@@ -81,7 +81,8 @@ def run(metrics_files: list[str], dataset_files: dict[str, dict], out_html, tabl
         rows = tables.summary_table(agg, ds)
         tables.write_csv(rows, tables_dir / f"summary_{ds}.csv")
         mine = agg[agg["dataset"] == ds]
-        pictures = {"ratio": figures.ratio_figure(mine, budget), "size": figures.size_figure(mine),
+        pictures = {"ratio": figures.ratio_figure(mine, budget, published.get(ds, [])),
+                    "size": figures.size_figure(mine),
                     "sensitivity": figures.sensitivity_figure(sensitivity[sensitivity["dataset"] == ds]),
                     "subjects": figures.subject_figure(subjects[subjects["dataset"] == ds], mine)}
         part = _compression(ds, mine, variants[variants["dataset"] == ds], selection[selection["dataset"] == ds],
