@@ -3,7 +3,7 @@
     python -m eegslim.verify results resources/demo     # prints counts; exit 1 and the problems if any
 
 Checks: each windows.h5 opens and holds summary.json's `n_windows` rows of X and y; each checkpoint
-(arch.json + model.safetensors) rebuilds and loads; each JSON file parses and each metrics.json holds every
+(arch.json + model.safetensors) rebuilds and loads (a pretrained encoder's weights decode); each JSON file parses and each metrics.json holds every
 METRIC_KEYS key and has a predictions.npz beside it with its n_test windows and its accuracy; each model.onnx loads in onnxruntime; each CSV table (results/tables/*.csv, sensitivity.csv)
 parses with a header; each HTML page (report.html) is complete; no temporary `*.tmp-*` file of a writer is left.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 import h5py
 import onnxruntime
 import pandas as pd
+from safetensors.torch import load_file
 
 from eegslim.atomic import read_json
 from eegslim.metrics import METRIC_KEYS
@@ -54,6 +55,15 @@ def _check_predictions(path: Path, record: dict) -> None:
         raise ValueError(f"{path}: accuracy {accuracy:.6f} of the predictions, metrics.json says {record['accuracy']}")
 
 
+def _check_checkpoint(arch_path: Path) -> None:
+    """A model directory rebuilds and loads; a pretrained encoder (arch.json with `pretrained_on`, no classifier to
+    rebuild) decodes its weights."""
+    if "pretrained_on" in read_json(arch_path):
+        load_file(str(arch_path.with_name("model.safetensors")))
+    else:
+        load_checkpoint(arch_path.parent)
+
+
 def _check_csv(path: Path) -> None:
     """A table that pandas parses, with a header row (an empty file raises pandas' EmptyDataError)."""
     if pd.read_csv(path).columns.empty:
@@ -72,7 +82,7 @@ def verify(*roots: str | Path) -> tuple[Counter, list[str]]:
     counts, problems = Counter(), []
     checks = (
         ("windows.h5", "summary.json", _check_windows),
-        ("checkpoint", "arch.json", lambda p: load_checkpoint(p.parent)),
+        ("checkpoint", "arch.json", _check_checkpoint),
         ("metrics.json", "metrics.json", _check_metrics),
         ("json", "*.json", read_json),
         ("onnx", "*.onnx", lambda p: onnxruntime.InferenceSession(str(p), providers=["CPUExecutionProvider"])),
