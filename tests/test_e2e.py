@@ -73,12 +73,15 @@ def test_report_tables_carry_cis_and_verdicts_and_select_only_within_budget(demo
     assert (selection["verdict"] == "within budget").all() and (selection["delta_balanced_accuracy_low"] >= -0.01).all()
     html = (demo / "results/report.html").read_text()
     cfg = merged_config()
+    flagged = 0
     for ds in cfg["datasets"]:
         summary = pd.read_csv(tables / f"summary_{ds}.csv")
         assert {"balanced_accuracy_low", "balanced_accuracy_high", "above_chance", "verdict"} <= set(summary.columns)
+        flagged += int((~summary["above_chance"].astype(bool)).sum())
         for model in exported_models(cfg):  # a recommendation, or the plain statement that there is none
             chosen = selection[(selection["dataset"] == ds) & (selection["model"] == model)]
             assert len(chosen) == 2 or f"{model}: no compressed variant is confidently within" in html, (ds, model)
+    assert html.count("not above chance</span>") >= flagged  # every such row is flagged (more tables show some)
 
 
 def test_every_result_has_its_predictions_and_verify_passes(demo):

@@ -6,8 +6,8 @@ from html import escape
 
 import pandas as pd
 
-from eegslim.report.html import (_figure, _missing, _table, fmt_ci, fmt_int, fmt_kb, fmt_num, fmt_ratio,
-                                 verdict_html)
+from eegslim.report.html import (_figure, _missing, _table, chance_flag, fmt_ci, fmt_int, fmt_kb, fmt_num,
+                                 fmt_ratio, verdict_html)
 
 SPARSITY_NOTE = ("Unstructured sparsity only zeroes weights: ONNX stores them dense and onnxruntime runs them "
                  "dense, so the file and the latency stay those of the unpruned model and only the compressed "
@@ -50,7 +50,8 @@ def selection_html(selection: pd.DataFrame, budget: float, flash_mbit: float) ->
         return '<p class="note">No variant is confidently within the budget, so nothing is recommended.</p>'
     rows = [[escape(r["model"]), escape(r["criterion"]), escape(r["configuration"]), escape(r["variant"]),
              str(int(r["n_runs"])), fmt_num(r["baseline_balanced_accuracy"]),
-             fmt_ci(r["balanced_accuracy_mean"], r["balanced_accuracy_low"], r["balanced_accuracy_high"]),
+             fmt_ci(r["balanced_accuracy_mean"], r["balanced_accuracy_low"], r["balanced_accuracy_high"])
+             + chance_flag(r),
              fmt_ci(r["delta_balanced_accuracy"], r["delta_balanced_accuracy_low"], r["delta_balanced_accuracy_high"],
                     signed=True), fmt_num(r["agreement_fp32_mean"]), fmt_int(r["params_mean"]),
              fmt_kb(r["file_bytes_mean"]), fmt_kb(r["gzip_bytes_mean"]),
@@ -71,7 +72,8 @@ def selection_html(selection: pd.DataFrame, budget: float, flash_mbit: float) ->
 def variants_html(variants: pd.DataFrame, flash_mbit: float) -> str:
     """Every ONNX variant with its size, speed, budget, flash and Pareto flags, folded away."""
     rows = [[escape(r["model"]), escape(r["configuration"]), escape(r["variant"]), str(int(r["n_runs"])),
-             fmt_ci(r["balanced_accuracy_mean"], r["balanced_accuracy_low"], r["balanced_accuracy_high"]),
+             fmt_ci(r["balanced_accuracy_mean"], r["balanced_accuracy_low"], r["balanced_accuracy_high"])
+             + chance_flag(r),
              fmt_ci(r["delta_balanced_accuracy"], r["delta_balanced_accuracy_low"], r["delta_balanced_accuracy_high"],
                     signed=True), fmt_num(r["agreement_fp32_mean"]), fmt_int(r["params_mean"]),
              fmt_int(r["nonzero_params_mean"]), fmt_int(r["macs_mean"]), fmt_kb(r["file_bytes_mean"]),

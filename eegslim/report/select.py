@@ -31,7 +31,7 @@ VARIANT_COLUMNS = (
 SELECTION_COLUMNS = (
     "dataset", "model", "criterion", "configuration", "method", "ratio", "recovery", "variant", "n_runs",
     "baseline_balanced_accuracy", "balanced_accuracy_mean", "balanced_accuracy_std", "balanced_accuracy_low",
-    "balanced_accuracy_high", "delta_balanced_accuracy", "delta_balanced_accuracy_low",
+    "balanced_accuracy_high", "above_chance", "delta_balanced_accuracy", "delta_balanced_accuracy_low",
     "delta_balanced_accuracy_high", "verdict", "agreement_fp32_mean", "params_mean", "nonzero_params_mean", "macs_mean", "file_bytes_mean", "gzip_bytes_mean",
     "latency_ms_b1_mean", "latency_iqr_ms_b1_mean", "latency_ms_b64_mean", "params_reduction", "file_reduction",
     "gzip_reduction", "latency_b1_speedup", "latency_b64_speedup", "fits_flash",
