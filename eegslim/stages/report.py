@@ -41,10 +41,10 @@ def run(metrics_files: list[str], dataset_files: dict[str, dict], out_html, tabl
     per-fold split files}, either may be missing.
     report_cfg: `accuracy_budget` (default 0.01), `flash_mbit` (default 128), `bootstrap` ({n_boot, level, seed}
     of every CI, `inference.Bootstrap`) and optional `published` {dataset: [{model, metric, value, source}]}.
-    Every metrics.json needs its predictions.npz beside it: the CIs, paired Δs and per-subject scores come
-    from them. sensitivity_files: `sensitivity.csv` tables (rule
-    `sensitivity`), drawn as heatmaps. pretrain_histories: history.json files of the pretrain rule (loss
-    curve section); model_labels: model name -> how it was initialised, shown in the comparison table.
+    Every metrics.json needs its predictions.npz beside it: the CIs, paired Δs, verdicts and per-subject scores
+    come from them. sensitivity_files: `sensitivity.csv` tables (rule `sensitivity`), drawn as heatmaps.
+    pretrain_histories: history.json files of the pretrain rule (loss curve section); model_labels: model name ->
+    how it was initialised, shown in the comparison table.
     """
     budget, flash_mbit = _budget(report_cfg), _flash_mbit(report_cfg)
     published = report_cfg.get("published") or {}
