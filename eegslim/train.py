@@ -45,7 +45,7 @@ class TrainConfig:
     layer_decay: float | None = None     # LaBraM: 0.65; only for models with `blocks`
     class_weights: bool = False          # inverse-frequency cross-entropy weights
     patience: int | None = None          # early stopping on validation balanced accuracy (select best_val only)
-    select: str = "best_val"             # best_val | last: which epoch's weights are kept (SELECTIONS)
+    select: str = "last"                 # last | best_val: which epoch's weights are kept (SELECTIONS)
     seed: int = 0
     device: str = "auto"                 # "auto" -> CUDA if available
     num_threads: int | None = None
