@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -59,4 +60,6 @@ def test_seeds_are_aggregated_as_mean_and_std(mini_run):
     assert row["balanced_accuracy_mean"] == pytest.approx(np.mean(baseline))
     assert row["balanced_accuracy_std"] == pytest.approx(np.std(baseline, ddof=1))
     html = (mini_run / "results/report.html").read_text()
-    assert f"{np.mean(baseline):.3f} ± {np.std(baseline, ddof=1):.3f}" in html
+    accuracy = [r["accuracy"] for r in records if r["stage"] == "baseline"]
+    assert f"{np.mean(accuracy):.3f} ± {np.std(accuracy, ddof=1):.3f}" in html  # accuracy: mean ± std over seeds
+    assert re.search(rf"{np.mean(baseline):.3f} \[\d\.\d{{3}}, \d\.\d{{3}}\]", html)  # balanced acc. [95 % CI]

@@ -266,7 +266,8 @@ def reference_sentence(base: pd.DataFrame) -> str:
         return (f'<p class="ok">Beats the classical reference (paired 95 % CI above 0): '
                 f"{escape(', '.join(winners))}.</p>")
     return ('<p class="bad">No deep model beats the classical reference here (no paired 95 % CI of deep − '
-            "reference lies above 0): the band-power model is as good an answer as any compressed deep model.</p>")
+            "reference lies above 0): compressing a deep model that is not shown to beat a band-power logistic "
+            "regression answers little.</p>")
 
 
 def comparison_html(rows: pd.DataFrame, published: list[dict], labels: dict[str, str] | None = None,
