@@ -9,6 +9,7 @@ from html import escape
 import numpy as np
 import pandas as pd
 
+from eegslim.catalog import RECORD_VARIANTS
 from eegslim.report.collect import SPLIT_FOLDS, DatasetFacts, config_label
 from eegslim.report.tables import leakage_text
 
@@ -249,7 +250,8 @@ def published_html(entries: list[dict]) -> str:
 
 def _share_above_chance(subjects: pd.DataFrame, model: str, chance: float) -> str:
     """'k/n' test subjects of `model`'s baseline whose balanced accuracy (mean over runs) is above chance."""
-    mine = subjects[(subjects["model"] == model) & subjects["method"].isna()]
+    mine = subjects[(subjects["model"] == model) & subjects["method"].isna()
+                    & subjects["variant"].isin(RECORD_VARIANTS)]
     if mine.empty or _missing(chance):
         return "—"
     above = int((mine["balanced_accuracy"] > chance).sum())

@@ -114,7 +114,7 @@ def confidence(records: pd.DataFrame, budget: float, boot: Bootstrap = Bootstrap
             deltas = stats.bootstrap_deltas(pairs, METRICS, **boot.kwargs()) if pairs else {}
             delta, delta_f1 = deltas.get("balanced_accuracy"), deltas.get("macro_f1")
             row.update(_estimate("delta_balanced_accuracy", delta), **_estimate("delta_macro_f1", delta_f1),
-                       n_paired=len(pairs), verdict=stats.verdict(delta, budget) if delta else None)
+                       n_paired=len(pairs), verdict=None if delta is None else stats.verdict(delta, budget))
             ref_pairs = (_paired(config, reference, preds) if is_baseline and model != REFERENCE_MODEL else [])
             row.update(_estimate("vs_reference", stats.bootstrap_delta(ref_pairs, "balanced_accuracy",
                                                                        **boot.kwargs()) if ref_pairs else None))
