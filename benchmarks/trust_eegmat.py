@@ -50,7 +50,7 @@ from eegslim.predictions import read_predictions, write_predictions
 from eegslim.splits import kfold_split
 from eegslim.stages import classical, preprocess
 from eegslim.store import load_windows
-from eegslim.train import TrainConfig, fit, predict_windows
+from eegslim.train import TrainConfig, fit, init_settings, predict_windows
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "eegmat.yaml"
@@ -113,7 +113,7 @@ def run_deep(workdir: Path, windows, split_json: Path, config: dict, model: str,
     if (out / "run.json").is_file():
         return
     model_block, train_block = DEEP[model]
-    cfg = TrainConfig.from_dict({**config[train_block], "select": "best_val", "patience": None, "seed": seed,
+    cfg = TrainConfig.from_dict({**init_settings(config[train_block], pretrained=False), "select": "best_val", "patience": None, "seed": seed,
                                  "num_threads": threads, "device": "cpu"})
     arch_cfg = dict(config[model_block])
     if arch_cfg.pop("init", "random") != "random":

@@ -15,7 +15,6 @@ import math
 import time
 from dataclasses import dataclass
 
-import mne
 import numpy as np
 import torch
 
@@ -39,6 +38,7 @@ class PretrainConfig:
     sfreq: float = 200.0                  # Hz the windows are resampled to: a patch is patch_size / sfreq seconds
     max_windows: int | None = None        # per dataset and part, a seeded random subset (keeps the demo cheap)
     drop_path: float = 0.0
+    target: str = "amplitude_cossin"      # eegslim.models.masked.TARGETS (BENCHMARKS.md: issue 12 ablation)
     seed: int = 0
     device: str = "auto"
 
@@ -67,6 +67,8 @@ def patch_windows(name: str, X: np.ndarray, sfreq: float, ch_names: list[str], p
     if X.ndim != 3 or len(X) == 0:
         raise ValueError(f"{name}: need windows (n, C, T) with n >= 1, got shape {X.shape}")
     if not math.isclose(sfreq, target_sfreq):
+        import mne  # only to resample: importing this module stays light
+
         X = mne.filter.resample(X.astype(np.float64), up=target_sfreq, down=sfreq, axis=-1,
                                 verbose="error").astype(np.float32)
     n, C, T = X.shape

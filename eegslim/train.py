@@ -1,7 +1,8 @@
 """One supervised training loop for every model (EEGNet, LaBraM, pruned variants).
 
 AdamW with linear warmup and a per-step cosine schedule, label smoothing, optional inverse-frequency
-class weights and LaBraM's layer-wise lr decay. Model selection (`TrainConfig.select`): `best_val` keeps and
+class weights, LaBraM's layer-wise lr decay (for pretrained weights: see `init_settings`) and training-batch
+augmentation (`eegslim.augment`). Model selection (`TrainConfig.select`): `best_val` keeps and
 restores the best epoch by validation balanced accuracy, with optional early stopping; `last` trains the fixed
 epoch budget and keeps the final weights (for validation sets too small to pick an epoch by). Validation is
 evaluated and logged every epoch either way. Data are in-memory tensors, shuffled by a seeded generator.
@@ -22,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .augment import AugmentConfig, Augmenter
 from .metrics import classification_metrics
 from .predictions import Predictions, make_predictions, softmax
 from .store import Windows
@@ -43,6 +45,7 @@ class TrainConfig:
     min_lr: float = 1e-6
     label_smoothing: float = 0.0
     layer_decay: float | None = None     # LaBraM: 0.65; only for models with `blocks`
+    augment: dict | None = None          # AugmentConfig fields; training batches only
     class_weights: bool = False          # inverse-frequency cross-entropy weights
     patience: int | None = None          # early stopping on validation balanced accuracy (select best_val only)
     select: str = "last"                 # last | best_val: which epoch's weights are kept (SELECTIONS)
@@ -60,6 +63,20 @@ class TrainConfig:
     def __post_init__(self):
         if self.select not in SELECTIONS:
             raise ValueError(f"train config: select must be one of {', '.join(SELECTIONS)}, got {self.select!r}")
+        AugmentConfig.from_dict(self.augment)
+
+
+def init_settings(train_cfg: dict, pretrained: bool) -> dict:
+    """A training block's settings for a model from pretrained weights or from random init.
+
+    Layer-wise lr decay shrinks the lr of the early layers to protect pretrained features; from random init it
+    starves the patch encoder (0.65 over 2 blocks: a quarter of the lr), so it is dropped there unless the block
+    says `layer_decay_from_scratch: true`. That key itself is consumed here (not a TrainConfig field).
+    """
+    cfg = dict(train_cfg)
+    if not cfg.pop("layer_decay_from_scratch", False) and not pretrained:
+        cfg["layer_decay"] = None
+    return cfg
 
 
 def resolve_device(device: str) -> torch.device:
@@ -203,6 +220,8 @@ def fit(model: nn.Module, X_train, y_train, X_val, y_val, cfg: TrainConfig, n_cl
     constrain = getattr(model, "apply_constraints", None)
     post_step, epoch_end = list(post_step), list(epoch_end)
     generator = torch.Generator().manual_seed(cfg.seed)
+    augment_cfg = AugmentConfig.from_dict(cfg.augment)
+    augment = Augmenter(augment_cfg, cfg.seed + 1) if augment_cfg.active else None
     keep_last = cfg.select == "last"
     if keep_last and cfg.patience is not None:
         log.info("select last: keeping the final epoch's weights; patience %d ignored (no early stopping)",
@@ -223,7 +242,14 @@ def fit(model: nn.Module, X_train, y_train, X_val, y_val, cfg: TrainConfig, n_cl
                 for group in optimizer.param_groups:
                     group["lr"] = lr * group["lr_scale"]
                 xb, yb = X[batch].to(device, non_blocking=True), y[batch].to(device, non_blocking=True)
-                loss = F.cross_entropy(model(xb), yb, weight=weight, label_smoothing=cfg.label_smoothing)
+                yb_mixed, lam = yb, 1.0
+                if augment is not None:
+                    xb, yb, yb_mixed, lam = augment(xb, yb)
+                logits = model(xb)
+                loss = F.cross_entropy(logits, yb, weight=weight, label_smoothing=cfg.label_smoothing)
+                if lam < 1.0:
+                    loss = lam * loss + (1 - lam) * F.cross_entropy(logits, yb_mixed, weight=weight,
+                                                                    label_smoothing=cfg.label_smoothing)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

@@ -9,7 +9,10 @@ Shapes (B batch, C channels, A patches per channel, P patch_size samples, E embe
     patch_embed    TemporalConv: 3 convs, GroupNorm(4), GELU  -> (B, C*A, E)      E = out_chans * ceil(P/8)
     + pos_embed[channel] + time_embed[patch]; CLS prepended   -> (B, 1+C*A, E)
     blocks         pre-norm attention + MLP, layer scale, drop path, per-block head count and MLP width
-    mean of the patch tokens -> fc_norm -> head               -> logits (B, N)
+    mean (or attention-weighted mean) of the patch tokens -> fc_norm -> head   -> logits (B, N)
+
+`input_norm` rescales each window inside the model (so training, evaluation, ONNX export and quantization all
+see the same transform); `pool` picks the token pooling.
 
 Per-block `num_heads[i]` and `mlp_hidden[i]` let structurally pruned models rebuild from their config;
 `mlp_hidden[i] == 0` removes that block's MLP branch (`norm2`, `mlp`, `gamma_2`).
@@ -52,6 +55,16 @@ STANDARD_1020 = [
 ]
 _ROW = {name.upper(): i + 1 for i, name in enumerate(STANDARD_1020)}
 
+# LabramConfig.input_norm: how each window (B, C, T) is rescaled before patching.
+#   none       as stored (eegslim's windows are in 0.1 mV, LaBraM's scale);
+#   channel_z  each channel of each window to zero mean and unit variance over time;
+#   window_z   each channel's mean removed, then the window divided by its RMS over channels and time (relative
+#              channel amplitudes kept).
+INPUT_NORMS = ("none", "channel_z", "window_z")
+POOLS = ("mean", "attention")          # LabramConfig.pool: patch tokens -> one vector (plain or learned weights)
+# Fine-tuning parts that no pretraining checkpoint holds (fresh in every fine-tuned model).
+HEAD_PREFIXES = ("head.", "fc_norm.", "attn_pool.")
+
 
 def channel_index(ch_names: list[str]) -> list[int]:
     """pos_embed rows for `ch_names`, CLS (0) first. Case-insensitive; an unlisted bipolar pair 'A-B' uses A's row."""
@@ -85,6 +98,8 @@ class LabramConfig:
     max_patches: int = 16
     init_scale: float = 0.001
     channel_rows: list[int] | None = None           # pos_embed rows (CLS first); None = from ch_names
+    input_norm: str = "none"                        # INPUT_NORMS
+    pool: str = "mean"                              # POOLS
 
     def __post_init__(self):
         if len(self.ch_names) != self.n_chans:
@@ -100,6 +115,9 @@ class LabramConfig:
         if min(self.num_heads) < 1 or min(self.mlp_hidden) < 0:
             raise ValueError(f"LaBraM: every block needs >= 1 head and mlp_hidden >= 0, got {self.num_heads}, "
                              f"{self.mlp_hidden}")
+        if self.input_norm not in INPUT_NORMS or self.pool not in POOLS:
+            raise ValueError(f"LaBraM: input_norm must be one of {INPUT_NORMS} (got {self.input_norm!r}) and pool "
+                             f"one of {POOLS} (got {self.pool!r})")
         if self.out_chans % 4:
             raise ValueError(f"LaBraM: out_chans={self.out_chans} must be a multiple of 4 (GroupNorm(4))")
 
@@ -143,6 +161,26 @@ def labram_config(size: str, n_chans: int, n_times: int, n_classes: int, ch_name
             overrides[key] = [overrides[key]] * depth
     return LabramConfig(n_chans=n_chans, n_times=n_times, n_classes=n_classes, ch_names=list(ch_names),
                         **{**fields, **overrides})
+
+
+def normalize_input(x: torch.Tensor, how: str, eps: float = 1e-6) -> torch.Tensor:
+    """Windows (B, C, T) rescaled as `how` (INPUT_NORMS) says; same shape. Plain ops, so ONNX exports them."""
+    if how == "none":
+        return x
+    x = x - x.mean(-1, keepdim=True)
+    dims = -1 if how == "channel_z" else (-2, -1)
+    return x / (x.pow(2).mean(dims, keepdim=True) + eps).sqrt()
+
+
+class AttentionPool(nn.Module):
+    """Softmax-weighted mean of tokens with one learned score per token: (B, N, E) -> (B, E)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.score = nn.Linear(dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.score(x).softmax(1) * x).sum(1)
 
 
 class TemporalConv(nn.Module):
@@ -250,6 +288,7 @@ class Labram(nn.Module):
         drops = torch.linspace(0, cfg.drop_path, cfg.depth).tolist()
         self.blocks = nn.ModuleList(
             Block(E, h, cfg.head_dim, m, cfg, d) for h, m, d in zip(cfg.num_heads, cfg.mlp_hidden, drops))
+        self.attn_pool = AttentionPool(E) if cfg.pool == "attention" else None
         self.fc_norm = nn.LayerNorm(E, eps=1e-6)
         self.head = nn.Linear(E, cfg.n_classes)
         self._init_weights()
@@ -282,10 +321,12 @@ class Labram(nn.Module):
             raise ValueError(f"LaBraM: input {tuple(x.shape)} does not fit n_chans={self.cfg.n_chans}, "
                              f"n_times={self.cfg.n_times}")
         A = self.cfg.n_patches
+        x = normalize_input(x, self.cfg.input_norm)
         if A * self.cfg.patch_size != T:
             x = F.pad(x, (0, A * self.cfg.patch_size - T))
         x = self.patch_embed(x.reshape(B, C * A, self.cfg.patch_size))            # (B, C*A, E), channel-major
-        return self.fc_norm(self.encode(x, self.chan_index, A)[:, 1:].mean(1))
+        tokens = self.encode(x, self.chan_index, A)[:, 1:]
+        return self.fc_norm(tokens.mean(1) if self.attn_pool is None else self.attn_pool(tokens))
 
     def encode(self, tokens: torch.Tensor, chan_index: torch.Tensor, n_patches: int) -> torch.Tensor:
         """Patch tokens (B, C*A, E), channel-major, -> block outputs (B, 1+C*A, E), CLS first.
@@ -312,7 +353,7 @@ def load_pretrained(model: Labram, path: str | Path, allowed_globals: Sequence[s
     Read by `load_pth` (weights only, plus `allowed_globals`, e.g. 'argparse.Namespace' for a saved
     `args`; anything else raises UnsafePickleError listing the file's globals). Keeps the `student.`
     keys with the prefix stripped, drops `head.*` on a shape mismatch, loads with strict=False and raises
-    if any backbone key other than `head.*` and `fc_norm.*` stays missing or has the wrong shape.
+    if any backbone key other than the HEAD_PREFIXES stays missing or has the wrong shape.
     Returns {"missing": [...], "unexpected": [...]} as reported by load_state_dict.
     """
     path = Path(path)
@@ -331,7 +372,7 @@ def load_pretrained(model: Labram, path: str | Path, allowed_globals: Sequence[s
     if wrong:
         raise ValueError(f"{path}: shapes do not match the model: {wrong[:5]}")
     result = model.load_state_dict(state, strict=False)
-    missing = [k for k in result.missing_keys if not k.startswith(("head.", "fc_norm."))]
+    missing = [k for k in result.missing_keys if not k.startswith(HEAD_PREFIXES)]
     if missing:
         raise ValueError(f"{path}: backbone weights missing from the checkpoint: {missing[:10]}")
     logger.info("%s: loaded %d tensors; fresh: %s; ignored: %d", path, len(state) - len(result.unexpected_keys),

@@ -68,7 +68,7 @@ def run(datasets: dict[str, dict[str, str]], out_dir: str | Path, size: str, mod
         seed: int = 0, channels: str | list[str] | None = None) -> dict:
     """Pretrain a `size` encoder on `datasets` ({name: {"windows": windows.h5, "split": splits.json}}).
 
-    model_cfg: LabramConfig overrides (patch_size); pretrain_cfg: `PretrainConfig` fields but seed and datasets;
+    model_cfg: LabramConfig overrides (patch_size, input_norm); pretrain_cfg: `PretrainConfig` fields but seed and datasets;
     channels: `pooled_channels` choice (None: each dataset keeps its own channels). Returns the history.
     """
     cfg = PretrainConfig.from_dict({**pretrain_cfg, "seed": seed})
@@ -94,7 +94,7 @@ def pretrain_and_save(train_sets: list[PatchSet], val_sets: list[PatchSet], out_
     cfg = PretrainConfig.from_dict({**pretrain_cfg, "seed": seed})
     torch.manual_seed(seed)
     np.random.seed(seed)
-    model = MaskedEEGModel(Labram(encoder_config(size, drop_path=cfg.drop_path, **model_cfg)))
+    model = MaskedEEGModel(Labram(encoder_config(size, drop_path=cfg.drop_path, **model_cfg)), cfg.target)
     names = sorted({s.name for s in train_sets})
     for s in train_sets:
         logger.info("%s: %d train windows of %d channels x %d patches", s.name, len(s.X), s.X.shape[1], s.n_patches)

@@ -21,7 +21,7 @@ from eegslim.models.masked import load_encoder
 from eegslim.predictions import PREDICTIONS_FILE, write_predictions
 from eegslim.splits import load_split, split_fields
 from eegslim.store import load_windows
-from eegslim.train import TrainConfig, fit, predict_windows
+from eegslim.train import TrainConfig, fit, init_settings, predict_windows
 
 logger = logging.getLogger(__name__)
 
@@ -34,19 +34,20 @@ def run(dataset: str, model: str, windows_h5: str | Path, split_json: str | Path
     the transformer `init` ('random' | 'pretrained') with `pretrained_path` (a LaBraM `.pth`, e.g.
     labram-base.pth) and `allowed_globals` (globals its pickle may hold beyond tensors, e.g.
     'argparse.Namespace'). With init 'pretrained' and no pretrained_path, `pretrained` is the `pretrain`
-    rule's model.safetensors (its folder holds arch.json). train_cfg: `TrainConfig` fields but seed.
+    rule's model.safetensors (its folder holds arch.json). train_cfg: `TrainConfig` fields but seed, plus
+    `layer_decay_from_scratch` (see `init_settings`).
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    cfg = TrainConfig.from_dict({**train_cfg, "seed": seed})
+    arch_cfg = dict(model_cfg)
+    init = arch_cfg.pop("init", "random")
+    cfg = TrainConfig.from_dict({**init_settings(train_cfg, pretrained=init == "pretrained"), "seed": seed})
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     windows = load_windows(windows_h5)
     split = load_split(split_json)
     n_classes = len(windows.class_names)
 
-    arch_cfg = dict(model_cfg)
-    init = arch_cfg.pop("init", "random")
     pretrained_path = arch_cfg.pop("pretrained_path", None)
     allowed_globals = arch_cfg.pop("allowed_globals", [])
     _, n_chans, n_times = windows.X.shape

@@ -13,7 +13,7 @@ rule pretrain:
         history="results/pretrain/{size}/history.json",
     params:
         datasets=PRETRAIN_DATASETS,
-        model_cfg=flat({"patch_size": config["labram"]["patch_size"]}),
+        model_cfg=flat({k: config["labram"][k] for k in ("patch_size", "input_norm")}),
         settings=flat(pretrain_settings()),
         channels=flat(PRETRAIN["channels"]),
         seed=config["pretrain"]["seed"],
