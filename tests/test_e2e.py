@@ -133,6 +133,13 @@ def test_eegnet_is_clearly_above_chance(demo):
             assert rec["balanced_accuracy"] > rec["chance_balanced_accuracy"] + 0.15, rec
 
 
+def test_transformer_from_scratch_is_above_chance_on_demo_rest(demo):
+    """Issue 12: the demo's transformer learned something: the CI over its test subjects is above chance."""
+    table = pd.read_csv(demo / "results/tables/summary_demo_rest.csv")
+    row = table[(table.model == "labram") & (table.stage == "baseline")].iloc[0]
+    assert row.balanced_accuracy_low > 0.5 and row.above_chance, row.to_dict()
+
+
 def test_pruning_and_quantization_really_compress(demo):
     by_key = {(r["dataset"], r["model"], r["stage"], r["method"], r["variant"]): r for r in metrics_records(demo)}
     for (ds, model, stage, method, variant), rec in by_key.items():
