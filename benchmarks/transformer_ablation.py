@@ -156,10 +156,10 @@ def pretrain_key(target: str, labram: dict) -> str:
     return "-".join([target, *extra])
 
 
-def build(data: Data, labram: dict, seed: int):
+def build(data: Data, model_cfg: dict, seed: int, model: str = "labram"):
     from eegslim.models import arch_for, build_model
 
-    arch = arch_for("labram", dict(labram), data.X.shape[1], data.X.shape[2], len(data.class_names), data.sfreq,
+    arch = arch_for(model, dict(model_cfg), data.X.shape[1], data.X.shape[2], len(data.class_names), data.sfreq,
                     data.ch_names)
     torch.manual_seed(seed)
     np.random.seed(seed)
@@ -237,12 +237,12 @@ def finetune_job(data: Data, workdir: Path, arm: str, spec: dict, fold: int, see
     out = run_dir(workdir, arm, fold, seed)
     if (out / "run.json").is_file():
         return
-    pretrained = spec.get("pretrained")
+    pretrained, model = spec.get("pretrained"), spec.get("model", "labram")
     train_cfg = {**init_settings(spec["finetune"], pretrained=bool(pretrained)), "augment": spec["augment"] or None}
     cfg = TrainConfig.from_dict({**train_cfg, "select": "best_val", "patience": None, "seed": seed,
                                  "device": str(device), "num_threads": 1})
     split = data.splits[fold]
-    net = build(data, spec["labram"], seed)
+    net = build(data, spec[model], seed, model)
     if pretrained:
         load_encoder(net, encoder_dir(workdir, pretrained, fold))
     final: dict = {}

@@ -124,7 +124,7 @@ def test_html_has_both_sections_embedded_images_and_no_external_links(built):
         assert f'href="#ds' in page
     assert page.count("data:image/png;base64,") == 8  # per-subject, ratio, size and Pareto figures per dataset
     assert not re.search(r"(src|href)=\"https?://", page) and "<script" not in page
-    assert "published result on the real data, not comparable to the demo" in page.lower()
+    assert "Published results</b> come from the literature, on the real dataset under its own protocol" in page
     assert "unstructured" in page.lower() and "gzip" in page and "<b>int8 static</b> (QDQ" in page
 
 
@@ -359,6 +359,22 @@ def test_models_beside_published_results_and_pretraining_curve(built, tmp_path):
     pretrain = page.split("<h2>Masked pretraining</h2>")[1]
     assert "bids_rest" in pretrain and "3.200 → 2.700" in pretrain and "data:image/png;base64," in pretrain
     assert page.count("data:image/png;base64,") == built["html"].count("data:image/png;base64,") + 1
+
+
+def test_own_rows_beside_published_results_name_the_protocol_they_ran(built):
+    """A published protocol scaled to the subjects at hand is named in each of this run's rows, so the rows are
+    not read as the published protocol; the published rows stay as they are."""
+    from eegslim.report import collect, html, inference
+
+    records = collect.load_records(built["files"])
+    agg = inference.with_confidence(collect.aggregate(records), inference.confidence(records, 0.01))
+    rows = agg[agg["dataset"] == "sleep_edf"]
+    scaled = "CBraMod's protocol scaled to 24 subjects (train 00-17, val 18-19, test 20-23)"
+    table = html.comparison_html(rows, PUBLISHED["sleep_edf"], protocol=scaled)
+    own = [r for r in table.split("<tr") if "this run" in r]
+    assert own and all("CBraMod&#x27;s protocol scaled to 24 subjects" in r for r in own)
+    assert not any("scaled" in r for r in table.split("<tr") if "published, on the real data" in r)
+    assert "scaled" not in html.comparison_html(rows, PUBLISHED["sleep_edf"])
 
 
 def test_pareto_and_size_figures_draw_ci_error_bars(built, monkeypatch):

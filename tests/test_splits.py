@@ -365,20 +365,18 @@ def test_stage_protocol_subjects(tmp_path):
 
 
 def test_real_eegmat_ids_and_the_scaled_cbramod_protocol(shared_data, tmp_path):
-    """The folder adapter's subject_regex gives EEGMAT's ids as '00'..'23'; configs/eegmat.yaml's commented
-    `split:` block (the scaled CBraMod protocol) is valid and names exactly those subjects."""
+    """The folder adapter's subject_regex gives EEGMAT's ids as '00'..'23'; configs/eegmat_scaled.yaml's `split`
+    block (the scaled CBraMod protocol) names exactly those subjects."""
     import yaml
 
     from eegslim.datasets.folder import ADAPTER
     from smk import REPO
 
-    cfg = yaml.safe_load((REPO / "configs/eegmat.yaml").read_text())
+    cfg = yaml.safe_load((REPO / "configs/eegmat_scaled.yaml").read_text())
     ds = cfg["datasets"]["eegmat"]
     items, _ = ADAPTER.find(shared_data / "eegmat", ds["options"])
     ids = sorted({item.subject for item in items})
     assert ids == [f"{i:02d}" for i in range(24)]
-    text = (REPO / "configs/eegmat.yaml").read_text()
-    block = "\n".join(line[2:] for line in text.splitlines() if re.match(r"# (split:|  \w+: )", line))
-    protocol = yaml.safe_load(block)["split"]
+    protocol = cfg["split"]
     assert protocol["protocol"] == "subjects" and "CBraMod" in protocol["description"]
     assert protocol["train"] == ids[:18] and protocol["val"] == ids[18:20] and protocol["test"] == ids[20:]

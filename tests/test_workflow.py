@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from eegslim.config import config_errors
+from eegslim.store import load_windows
 from smk import REPO, SNAKEMAKE, planned_jobs, snakemake
 
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
@@ -242,12 +243,9 @@ def test_subject_lists_belong_to_protocol_subjects(tmp_path, overlay, message):
 
 
 def test_scaled_cbramod_protocol_on_real_eegmat(shared_data, tmp_path):
-    """configs/eegmat.yaml's commented `split:` block, uncommented, splits the real EEGMAT windows into exactly
-    its subject lists (a real preprocess + split run; the demo datasets' own protocols are untouched)."""
-    text = (REPO / "configs/eegmat.yaml").read_text()
-    cfg = yaml.safe_load(text)
-    block = "\n".join(line[2:] for line in text.splitlines() if re.match(r"# (split:|  \w+: )", line))
-    cfg["split"] = yaml.safe_load(block)["split"]
+    """configs/eegmat_scaled.yaml splits the real EEGMAT windows into exactly its subject lists, with its 20
+    channels and 5 s windows (a real preprocess + split run)."""
+    cfg = yaml.safe_load((REPO / "configs/eegmat_scaled.yaml").read_text())
     cfg["datasets"]["eegmat"]["root"] = str(shared_data / "eegmat")
     cfg["models"] = ["eegnet"]
     (tmp_path / "eegmat.yaml").write_text(yaml.safe_dump(cfg))
@@ -257,3 +255,5 @@ def test_scaled_cbramod_protocol_on_real_eegmat(shared_data, tmp_path):
     assert split["subjects"] == {"train": ids[:18], "val": ids[18:20], "test": ids[20:]}
     assert split["protocol"] == "subjects" and split["protocol_description"] == cfg["split"]["description"]
     assert split["excluded_windows"] == 0 and not split["leaks_subjects"]
+    windows = load_windows(tmp_path / "results/eegmat/windows.h5", rows=[0])
+    assert windows.ch_names[-1] == "A2-A1" and windows.X.shape == (1, 20, 1000)      # 5 s at 200 Hz

@@ -242,10 +242,14 @@ def verdict_html(verdict) -> str:
     return f'<span class="{css}">{escape(verdict)}</span>' if css else escape(verdict)
 
 
+PUBLISHED_NOTE = ("<b>Published results</b> come from the literature, on the real dataset under its own protocol "
+                  "(subjects, windows, preprocessing): a guide, not a paired comparison; on demo data they do not "
+                  "apply at all.")
+
+
 def published_html(entries: list[dict]) -> str:
     rows = [[escape(str(e.get(k, ""))) for k in ("model", "metric", "value", "source")] for e in entries]
-    return ("<p><b>Published result on the real data, not comparable to the demo.</b></p>"
-            + _table(["model", "metric", "value", "source"], rows, text_cols=4))
+    return (f"<p>{PUBLISHED_NOTE}</p>" + _table(["model", "metric", "value", "source"], rows, text_cols=4))
 
 
 def _share_above_chance(subjects: pd.DataFrame, model: str, chance: float) -> str:
@@ -273,14 +277,16 @@ def reference_sentence(base: pd.DataFrame) -> str:
 
 
 def comparison_html(rows: pd.DataFrame, published: list[dict], labels: dict[str, str] | None = None,
-                    subjects: pd.DataFrame | None = None) -> str:
+                    subjects: pd.DataFrame | None = None, protocol: str | None = None) -> str:
     """Every model's unpruned baseline (CI, above-chance flag, share of subjects above chance, paired Δ against the
     classical reference) beside the published results on the real data and chance.
 
     rows: one dataset's aggregated rows (`collect.aggregate` + `inference.with_confidence`); subjects: its
-    per-subject scores (`inference.subject_table`)."""
+    per-subject scores (`inference.subject_table`); protocol: this run's split (e.g. a published protocol scaled
+    to the subjects at hand), named in each of its rows so they are not read as the published protocol."""
     labels = labels or {}
-    subjects = subjects if subjects is not None else pd.DataFrame(columns=["model", "method", "balanced_accuracy"])
+    subjects = subjects if subjects is not None else pd.DataFrame(columns=["model", "method", "variant",
+                                                                           "balanced_accuracy"])
     base = rows[rows["method"].isna() & (rows["stage"] == "baseline")]
     cells, classes = [], []
     for _, r in base.iterrows():
@@ -290,7 +296,8 @@ def comparison_html(rows: pd.DataFrame, published: list[dict], labels: dict[str,
                              r.get("balanced_accuracy_high")) + chance_flag(r),
                       fmt_mean_std(r["accuracy_mean"], r["accuracy_std"]),
                       _share_above_chance(subjects, r["model"], r["chance_balanced_accuracy_mean"]), reference,
-                      f"this run, n = {r['n_runs']} runs, {fmt_int(r.get('n_subjects'))} test subjects"])
+                      f"this run, n = {r['n_runs']} runs, {fmt_int(r.get('n_subjects'))} test subjects"
+                      + (f"; {escape(protocol)}" if protocol else "")])
         classes.append("")
     for e in published:
         metric = str(e.get("metric", "")).lower().replace(" ", "_")
@@ -305,8 +312,7 @@ def comparison_html(rows: pd.DataFrame, published: list[dict], labels: dict[str,
         classes.append("")
     if not cells:
         return ""
-    note = ("<p><b>Published result on the real data, not comparable to the demo</b> (published rows come from "
-            "the literature on the real dataset and its own protocol).</p>") if published else ""
+    note = f"<p>{PUBLISHED_NOTE}</p>" if published else ""
     return note + reference_sentence(base) + _table(
         ["model", "variant", "balanced acc. [95 % CI]", "accuracy", "subjects above chance",
          "Δ vs classical reference [95 % CI]", "note"], cells, text_cols=2, row_classes=classes)

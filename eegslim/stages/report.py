@@ -89,7 +89,7 @@ def run(metrics_files: list[str], dataset_files: dict[str, dict], out_html, tabl
                             evidence[evidence["dataset"] == ds], fvs[fvs["dataset"] == ds],
                             verdicts[verdicts["dataset"] == ds], budget, flash_mbit)
         comparison = html.comparison_html(mine, published.get(ds, []), model_labels,
-                                          subjects[subjects["dataset"] == ds])
+                                          subjects[subjects["dataset"] == ds], ds_facts.split_description)
         sections.append((ds, html.dataset_section(index, ds_facts, rows, part, pictures, budget,
                                                   published.get(ds, []), comparison)))
     histories = [read_json(path) for path in pretrain_histories]
