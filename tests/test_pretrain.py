@@ -241,6 +241,28 @@ def test_pretrain_stage_restricts_pooled_windows_before_patching(tmp_path, monke
         assert torch.equal(seen["rest"].rows, seen["mmi"].rows)
 
 
+def test_pooled_pretraining_leaves_out_datasets_without_10_20_names(tmp_path, monkeypatch, caplog):
+    """Channels named `EEG 000`... are embedded by position and would share rows with real electrodes: left out of
+    a pool (with a warning naming them), kept when pretrained alone, an error when no pooled dataset has names."""
+    files = {}
+    for name, chans in (("rest", ["O1", "Cz"]), ("tutorial", ["EEG 000", "EEG 001"]), ("array", ["E1", "E2"])):
+        h5, split = write_dataset(tmp_path, name, chans, 200.0, 1, n_subjects=3, per_subject=2)
+        files[name] = {"windows": h5, "split": split}
+    seen = {}
+    monkeypatch.setattr(pretrain_stage, "pretrain_and_save", lambda train, val, *a, **k: seen.update(
+        {s.name: s for s in train}))
+    with caplog.at_level("WARNING", logger="eegslim.stages.pretrain"):
+        pretrain_stage.run(files, tmp_path / "out", "tiny", {"patch_size": 200}, {"epochs": 1})
+    assert set(seen) == {"rest"}
+    assert "leaving out ['array', 'tutorial']" in caplog.text
+    seen.clear()
+    pretrain_stage.run({"tutorial": files["tutorial"]}, tmp_path / "out", "tiny", {"patch_size": 200}, {"epochs": 1})
+    assert set(seen) == {"tutorial"}
+    with pytest.raises(ValueError, match=r"no pooled dataset has 10-20 channel names \(\['array', 'tutorial'\]\)"):
+        pretrain_stage.run({k: files[k] for k in ("tutorial", "array")}, tmp_path / "out", "tiny",
+                           {"patch_size": 200}, {"epochs": 1})
+
+
 def test_pretrain_stage_refuses_a_listed_channel_one_dataset_lacks(tmp_path):
     files = {}
     for name, chans in (("rest", ["O1", "Cz"]), ("mmi", ["Cz", "C3"])):

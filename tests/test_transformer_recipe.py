@@ -178,3 +178,19 @@ def test_cossin_target_is_the_spectrum_and_ignores_phase_where_there_is_no_power
     assert raw.std() < 0.05 * cossin.abs().max()
     with pytest.raises(ValueError, match="target"):
         MaskedEEGModel(Labram(encoder_config("tiny")), "phase")
+
+
+def test_schema_enums_are_the_code_lists():
+    """The config schema offers exactly the input norms, poolings and pretraining targets the code knows."""
+    import yaml
+
+    from eegslim.models.labram import INPUT_NORMS, POOLS
+    from eegslim.models.masked import TARGETS
+    from smk import REPO
+
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())["properties"]
+    assert schema["labram"]["properties"]["input_norm"]["enum"] == list(INPUT_NORMS)
+    assert schema["labram"]["properties"]["pool"]["enum"] == list(POOLS)
+    assert schema["pretrain"]["properties"]["target"]["enum"] == list(TARGETS)
+    augment = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())["$defs"]["training"]
+    assert set(augment["properties"]["augment"]["properties"]) == set(AugmentConfig.__dataclass_fields__)

@@ -2,7 +2,9 @@
 
 Only each dataset's splits.json `train` windows are pretrained on (its `val` windows give a held-out loss;
 its `test` windows are never read), so fine-tuning evaluation sees no pretraining leakage. `channels` may
-restrict every dataset to one channel set before patching (config `pretrain.channels`).
+restrict every dataset to one channel set before patching (config `pretrain.channels`). A dataset whose channels
+have no 10-20 names (embedded by position, they would share embedding rows with other datasets' real electrodes)
+is left out of a pool of several, with a warning; pretrained alone, it is kept.
 Writes `out_dir/{model.safetensors, arch.json, history.json}` (history.json last).
 """
 
@@ -19,7 +21,7 @@ from safetensors.torch import save_file
 from eegslim.atomic import atomic_path, write_json
 from eegslim.io.channels import common_channels, normalize_name
 from eegslim.models import count_params
-from eegslim.models.labram import Labram
+from eegslim.models.labram import Labram, channel_index
 from eegslim.models.masked import MaskedEEGModel, encoder_arch, encoder_config, encoder_state
 from eegslim.pretrain import PatchSet, PretrainConfig, patch_windows, pretrain, subsample
 from eegslim.splits import load_split
@@ -51,6 +53,17 @@ def pooled_channels(choice: str | list[str] | None, channel_lists: dict[str, lis
     return names
 
 
+def positional_datasets(channel_lists: dict[str, list[str]]) -> list[str]:
+    """The datasets whose channels are not all 10-20 names (the transformer embeds them by position)."""
+    out = []
+    for ds, chans in sorted(channel_lists.items()):
+        try:
+            channel_index(chans)
+        except ValueError:
+            out.append(ds)
+    return out
+
+
 def load_part(dataset: str, windows_h5, split_json, part: str, cfg: PretrainConfig, patch_size: int,
               max_patches: int, channels: list[str] | None = None) -> PatchSet | None:
     """One split part ('train' | 'val') of a dataset as patches, only `channels` if given; None when empty."""
@@ -74,11 +87,18 @@ def run(datasets: dict[str, dict[str, str]], out_dir: str | Path, size: str, mod
     cfg = PretrainConfig.from_dict({**pretrain_cfg, "seed": seed})
     patch_size = model_cfg.get("patch_size", 200)
     max_patches = encoder_config(size, **model_cfg).max_patches
-    keep = None
-    if channels is not None:  # each windows.h5's header only
-        keep = pooled_channels(channels, {ds: list(load_windows(files["windows"], [], signals=False).ch_names)
-                                          for ds, files in sorted(datasets.items())})
+    lists = {ds: list(load_windows(files["windows"], [], signals=False).ch_names)   # each windows.h5's header only
+             for ds, files in sorted(datasets.items())}
+    keep = pooled_channels(channels, lists)
+    if keep is not None:
         logger.info("pooled datasets restricted to %d channels: %s", len(keep), keep)
+    elif len(datasets) > 1 and (positional := positional_datasets(lists)):
+        if len(positional) == len(datasets):
+            raise ValueError(f"pretrain: no pooled dataset has 10-20 channel names ({positional}): pretrain one "
+                             "at a time or name their channels")
+        logger.warning("pretrain: leaving out %s: channels without 10-20 names (%s) would share embedding rows "
+                       "with the other datasets' electrodes", positional, {ds: lists[ds][:3] for ds in positional})
+        datasets = {ds: files for ds, files in datasets.items() if ds not in positional}
     parts = {part: [s for ds, files in sorted(datasets.items())
                     if (s := load_part(ds, files["windows"], files["split"], part, cfg, patch_size,
                                        max_patches, keep)) is not None]
