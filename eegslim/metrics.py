@@ -1,9 +1,12 @@
-"""Classification metrics shared by every evaluation (torch and onnxruntime alike)."""
+"""Classification metrics shared by every evaluation (torch and onnxruntime alike).
+
+scikit-learn computes them; it is imported where they are computed, so the report and `verify`, which need only
+the record's keys, start without it (about 1 s per process).
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, cohen_kappa_score, f1_score
 
 # The flat metrics.json record (DESIGN.md contract). Every evaluated model writes all of these keys;
 # values that do not apply are null (for example latency of a torch checkpoint).
@@ -29,6 +32,8 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, n_classes: in
     y_true, y_pred: (n,) integer class ids in [0, n_classes). Chance accuracy is the majority-class
     share of `y_true` (what always guessing that class scores); chance balanced accuracy is 1/n_classes.
     """
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, cohen_kappa_score, f1_score
+
     y_true = np.asarray(y_true, dtype=np.int64)
     y_pred = np.asarray(y_pred, dtype=np.int64)
     if y_true.shape != y_pred.shape or y_true.ndim != 1 or len(y_true) == 0:

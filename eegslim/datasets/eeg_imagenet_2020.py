@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from eegslim.datasets import Adapter, RecordingItem, Skipped, TrialBlock, check_options
 from eegslim.io.pth import load_pth
@@ -142,6 +141,8 @@ def _block(item: RecordingItem, dataset: list[Any], indices: list[int], subject:
 
 def _length(eeg: Any) -> int:
     """L of a (128, L) tensor; -1 (dropped) for anything else."""
+    import torch  # loaded by load_pth already; not at module level, so other adapters' preprocessing skips it
+
     ok = isinstance(eeg, torch.Tensor) and eeg.ndim == 2 and eeg.shape[0] == N_CHANNELS
     return int(eeg.shape[1]) if ok else -1
 

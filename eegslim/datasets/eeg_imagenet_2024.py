@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from eegslim.datasets import Adapter, RecordingItem, Skipped, TrialBlock, check_options
 from eegslim.io.pth import load_pth
@@ -187,6 +186,8 @@ def _block(item: RecordingItem, dataset: list[Any], indices: list[int], subject:
 
 
 def _shape_ok(eeg: Any, stop: int) -> bool:
+    import torch  # loaded by load_pth already; not at module level, so other adapters' preprocessing skips it
+
     return isinstance(eeg, torch.Tensor) and eeg.ndim == 2 and eeg.shape[0] == len(CHANNELS) and eeg.shape[1] >= stop
 
 

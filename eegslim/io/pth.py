@@ -4,7 +4,8 @@
 plus the globals a config names explicitly (`allowed_globals`); anything else is refused with the
 pickle's global references listed statically (the pickle is disassembled, never executed).
 `load_restricted_pickle` reads numpy-array pickles (DEAP's Python-2 `.dat` files) allowing only the
-classes numpy needs to rebuild arrays.
+classes numpy needs to rebuild arrays. torch is imported by `load_pth` itself, so a dataset adapter that reads
+`.pth` files costs the preprocessing of other datasets no torch import.
 """
 
 from __future__ import annotations
@@ -19,9 +20,6 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
-
-import torch
-from torch import _weights_only_unpickler
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +123,8 @@ def load_pth(path: str | Path, allowed_globals: Sequence[str] = (), option: str 
     needs anything else raises UnsafePickleError listing the globals it references; it is never
     unpickled in full. option: the config setting that error tells the user to allow globals with.
     """
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
@@ -140,6 +140,8 @@ def load_pth(path: str | Path, allowed_globals: Sequence[str] = (), option: str 
 
 def _unsafe(path: Path, allowed: Sequence[str], err: Exception, option: str) -> UnsafePickleError:
     """The refusal: the globals outside torch's allow-list and `allowed`, and how to allow them."""
+    from torch import _weights_only_unpickler
+
     safe = set(_weights_only_unpickler._get_allowed_globals()) | set(allowed)
     unsafe = [g for g in pickle_globals(path) if g not in safe]
     reasons = [line.strip() for line in str(err).splitlines() if _TORCH_REASON.search(line)]
