@@ -28,7 +28,7 @@ Run:
     .venv/bin/python benchmarks/transformer_ablation.py --pack /tmp/ablation/eegmat24.npz \
         --reference /tmp/trust_eegmat                       # after benchmarks/trust_eegmat.py
     python3 benchmarks/transformer_ablation.py --data /tmp/ablation/eegmat24.npz --workdir /tmp/ablation \
-        --workers 14 --budget 480                           # GPU machine: phase 1-3
+        --workers 14 --budget 480 --combined                # GPU machine: phases 1-3
     .venv/bin/python benchmarks/transformer_ablation.py --stats-only --workdir /tmp/ablation \
         --reference /tmp/trust_eegmat
 """
