@@ -27,7 +27,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -57,9 +56,7 @@ def prepare(workdir: Path) -> None:
     from eegslim.store import load_windows
 
     w = load_windows(h5)
-    np.savez(workdir / "pack.npz", X=w.X.astype(np.float16), y=w.y, subject=w.subject, recording=w.recording,
-             sfreq=w.sfreq, ch_names=np.array(w.ch_names), class_names=np.array(w.class_names),
-             splits=json.dumps({"0": {p: parts[p] for p in ("train", "val", "test")}}))
+    ablation.save_pack(workdir / "pack.npz", w, {0: parts})
     print(f"{workdir / 'pack.npz'}: X {w.X.shape}, train/val/test windows "
           f"{[len(parts[p]) for p in ('train', 'val', 'test')]}")
 

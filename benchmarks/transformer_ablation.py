@@ -121,11 +121,16 @@ def pack(reference: Path, out: Path) -> None:
 
     windows = load_windows(reference / "eegmat" / "windows.h5")
     splits = {k: json.loads((reference / "eegmat" / "splits" / f"fold{k}.json").read_text()) for k in range(6)}
+    save_pack(out, windows, splits)
+    print(f"{out}: {out.stat().st_size / 2**20:.1f} MiB, X {windows.X.shape}")
+
+
+def save_pack(out: Path, windows, splits: dict[int, dict]) -> None:
+    """Windows (signals as float16) and {fold: split} with their train/val/test rows, as one .npz (`Data` reads it)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(out, X=windows.X.astype(np.float16), y=windows.y, subject=windows.subject, recording=windows.recording,
              sfreq=windows.sfreq, ch_names=np.array(windows.ch_names), class_names=np.array(windows.class_names),
              splits=json.dumps({str(k): {p: s[p] for p in ("train", "val", "test")} for k, s in splits.items()}))
-    print(f"{out}: {out.stat().st_size / 2**20:.1f} MiB, X {windows.X.shape}")
 
 
 class Data:
