@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from eegslim.catalog import VARIANTS
 from mini import mini_config, run
 from smk import REPO, planned_jobs
 
@@ -93,6 +94,15 @@ def test_a_new_ratio_plans_only_its_jobs(mini_run, tmp_path):
     out = plan(mini_run, overlay={"prune": {"ratios": [0.5, 0.25]}}, tmp_path=tmp_path)
     assert planned_jobs(out) == {"prune": 2, "quantize": 2, "report": 1}
     assert set(re.findall(r"ratio=([0-9.]+)", out)) == {"0.25"}
+
+
+def test_a_new_variant_reruns_each_quantize_job_and_never_training(mini_run, tmp_path):
+    """One quantize job per trained model writes every variant, so a new variant reruns those jobs only."""
+    variants = mini_config()["quantize"]["variants"]
+    new = next(v for v in VARIANTS if v not in variants)
+    out = plan(mini_run, overlay={"quantize": {"variants": [*variants, new]}}, tmp_path=tmp_path)
+    assert planned_jobs(out) == {"quantize": 4, "report": 1}
+    assert f"onnx/{new}/model.onnx" in out
 
 
 def test_a_new_seed_plans_only_its_jobs(mini_run, tmp_path):

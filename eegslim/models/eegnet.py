@@ -17,6 +17,10 @@ Shapes (B batch, C channels, T samples, K temporal kernel, L final time length, 
 Max-norm constraints (spatial filters 1.0, classifier rows 0.25) are not parametrizations (they break
 ONNX export and deepcopy); `apply_constraints()` renormalises in place and the training loop calls it
 after every optimizer step.
+
+In training mode the first block (conv_temporal, bnorm_temporal, conv_spatial) runs spatial-first
+(`eegslim.models.spatial_first`): the same function and BatchNorm statistics, ~7x fewer operations on CPU.
+Evaluation, ONNX export and pruning see the modules as listed.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from eegslim.models import spatial_first
 
 
 @dataclass
@@ -125,9 +131,12 @@ class EEGNet(nn.Module):
         _max_norm_(self.classifier.weight, 0.25)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.unsqueeze(1)                                            # (B, 1, C, T)
-        x = self.bnorm_temporal(self.conv_temporal(x))                # (B, F1, C, T')
-        x = self.elu_1(self.bnorm_1(self.conv_spatial(x)))            # (B, F1*D, 1, T')
+        if spatial_first.applies(self.conv_temporal, self.bnorm_temporal):   # training: the same, ~7x cheaper
+            x = spatial_first.temporal_bn_spatial(x, self.conv_temporal, self.bnorm_temporal, self.conv_spatial)
+        else:
+            x = self.bnorm_temporal(self.conv_temporal(x.unsqueeze(1)))  # (B, F1, C, T')
+            x = self.conv_spatial(x)                                      # (B, F1*D, 1, T')
+        x = self.elu_1(self.bnorm_1(x))
         x = self.drop_1(self.pool_1(x))
         x = self.conv_separable_point(self.conv_separable_depth(x))   # (B, F2, 1, T'')
         x = self.drop_2(self.pool_2(self.elu_2(self.bnorm_2(x))))     # (B, F2, 1, L)
