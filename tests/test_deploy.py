@@ -104,9 +104,12 @@ def test_quantize_stage_writes_variants(tmp_path):
     save_split(subject_split(subjects, y, 0.2, 0.2, seed=0), tmp_path / "splits.json")
     arch = arch_for("eegnet", {}, 6, 256, 3, 128, CH)
     model_dir = tmp_path / "pruned"
-    save_checkpoint(build_model(arch), arch, model_dir)
+    net = build_model(arch)
+    save_checkpoint(net, arch, model_dir)
+    sizes = size_stats(net, 6, 256)
     write_json(model_dir / "metrics.json", metrics_record(dataset="toy", model="eegnet", stage="prune",
-                                                          method="l1_structured", ratio=0.5, recovery="none", seed=3))
+                                                          method="l1_structured", ratio=0.5, recovery="none", seed=3,
+                                                          **sizes))
 
     with pytest.raises(ValueError, match="int4.*fp32, int8_dynamic"):
         stage.run(model_dir, tmp_path / "windows.h5", tmp_path / "splits.json", tmp_path / "x", ["int4"], {})
@@ -128,7 +131,8 @@ def test_quantize_stage_writes_variants(tmp_path):
         assert (saved["stage"], saved["source_stage"], saved["variant"], saved["method"], saved["seed"]) == \
             ("quantize", "prune", variant, "l1_structured", 3)
         assert saved["file_bytes"] == (out / variant / "model.onnx").stat().st_size
-        for key in ("params", "macs", "gzip_bytes", "latency_ms_b1", "latency_iqr_ms_b1", "latency_ms_b64"):
+        assert {key: saved[key] for key in sizes} == sizes  # the checkpoint's, read from its metrics.json
+        for key in ("gzip_bytes", "latency_ms_b1", "latency_iqr_ms_b1", "latency_ms_b64"):
             assert saved[key] > 0, key
         assert 0.0 <= saved["agreement_fp32"] <= 1.0 and saved["n_test"] == 12
     assert records["fp32"]["agreement_fp32"] == 1.0

@@ -160,6 +160,21 @@ def test_prune_models_picks_the_pruned_models_and_notes_unconfigured_ones(tmp_pa
     assert "config key 'prune.models[1]': bandpower_lr is not prunable" in proc.stdout + proc.stderr
 
 
+def test_prune_datasets_limits_pruning_and_sensitivity_to_them(tmp_path):
+    full = planned_jobs(snakemake(tmp_path, "-n", "results/report.html").stdout)
+    n_ds = len(default_config()["datasets"])
+    overlay = tmp_path / "one.yaml"
+    overlay.write_text("prune:\n  datasets: [demo_rest]\n")
+    jobs = planned_jobs(snakemake(tmp_path, "-n", "results/report.html", configs=(overlay,)).stdout)
+    per_dataset = full["prune"] // n_ds
+    assert (jobs["prune"], jobs["sensitivity"]) == (per_dataset, full["sensitivity"] // n_ds)
+    assert (jobs["train"], jobs["quantize"]) == (full["train"], full["quantize"] - (n_ds - 1) * per_dataset)
+    overlay.write_text("prune:\n  datasets: [demo_rest, nope]\n")
+    proc = snakemake(tmp_path, "-n", "results/report.html", configs=(overlay,), check=False)
+    assert proc.returncode != 0
+    assert "config key 'prune.datasets[1]': 'nope' is not a key of `datasets`" in proc.stdout + proc.stderr
+
+
 def test_missing_raw_folder_names_key_and_path(tmp_path):
     overlay = tmp_path / "real.yaml"
     overlay.write_text(

@@ -27,6 +27,9 @@ def count_macs(model: nn.Module, n_chans: int, n_times: int) -> int:
     return int(counter.get_total_flops() // 2)
 
 
+SIZE_FIELDS = ("params", "nonzero_params", "macs")  # the keys of size_stats
+
+
 def size_stats(model: nn.Module, n_chans: int, n_times: int) -> dict[str, int]:
     """{"params": all parameters, "nonzero_params": parameters != 0, "macs": MACs per (1, C, T) input}."""
     params = list(model.parameters())

@@ -16,7 +16,7 @@ from eegslim.atomic import read_json, write_json
 from eegslim.deploy.latency import OnnxModel, cpu_flags, latency_interleaved
 from eegslim.deploy.onnx_export import export_onnx
 from eegslim.deploy.quantize import CALIBRATED, MIN_CALIBRATION, QUANTIZERS
-from eegslim.deploy.size import file_stats, size_stats
+from eegslim.deploy.size import SIZE_FIELDS, file_stats
 from eegslim.metrics import classification_metrics, metrics_record
 from eegslim.models.checkpoint import load_checkpoint
 from eegslim.predictions import PREDICTIONS_FILE, Predictions, make_predictions, softmax, write_predictions
@@ -72,7 +72,7 @@ def run(model_dir: str | Path, windows_h5: str | Path, split_json: str | Path, o
     X, y = windows.X, windows.y
     n_classes = len(windows.class_names)
     _, n_chans, n_times = X.shape
-    torch_stats = size_stats(net, n_chans, n_times)
+    torch_stats = {key: source[key] for key in SIZE_FIELDS}  # the checkpoint's own, counted when it was written
     calibration = None
     if CALIBRATED & set(variants):
         rows = calibration_rows(split["train"], int(quantize_cfg.get("calibration_windows", MIN_CALIBRATION)))

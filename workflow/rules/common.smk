@@ -22,6 +22,8 @@ SEEDS = list(config["seeds"])
 PRUNE = config["prune"]
 # Prunable models of `models` (eegslim.catalog) that prune.models selects (null: all prunable ones).
 PRUNED_MODELS = [m for m in models_where(MODELS, pruned=True) if PRUNE["models"] is None or m in PRUNE["models"]]
+# Datasets whose models prune.datasets selects for pruning (null: all).
+PRUNED_DATASETS = [ds for ds in DATASETS if PRUNE["datasets"] is None or ds in PRUNE["datasets"]]
 EXPORTED_MODELS = models_where(MODELS, exported=True)  # exported to ONNX and quantized
 VARIANTS = list(config["quantize"]["variants"])
 SENSITIVITY = config["sensitivity"]
@@ -88,6 +90,9 @@ for i, model in enumerate(PRUNE["models"] or []):
     if not catalog.MODELS[model].pruned:
         config_error(f"prune.models[{i}]", f"{model} is not prunable (prunable models: "
                      f"{', '.join(models_where(pruned=True))})")
+for i, ds in enumerate(PRUNE["datasets"] or []):
+    if ds not in config["datasets"]:
+        config_error(f"prune.datasets[{i}]", f"{ds!r} is not a key of `datasets` ({', '.join(DATASETS)})")
 if UNUSED := sorted(set(PRUNE["models"] or []) - set(MODELS)):  # e.g. an overlay that narrowed `models`
     print(f"note: prune.models lists {', '.join(UNUSED)}, not in `models`: nothing to prune there", file=sys.stderr)
 
@@ -264,14 +269,14 @@ def run_split(ds, run):
 
 
 def model_dirs():
-    """Every trained model directory of the grid: baselines (every model) and pruned variants (PRUNED_MODELS),
-    all datasets and runs."""
+    """Every trained model directory of the grid: baselines (every model and dataset) and pruned variants
+    (PRUNED_MODELS on PRUNED_DATASETS), all runs."""
     dirs = []
     for ds in DATASETS:
         for model in MODELS:
             for run in runs(ds):
                 dirs.append(f"results/{ds}/{model}/baseline/{run}")
-                if model not in PRUNED_MODELS:
+                if model not in PRUNED_MODELS or ds not in PRUNED_DATASETS:
                     continue
                 for method in (m for m in PRUNE["methods"] if applies(m, model)):
                     for ratio in PRUNE["ratios"]:
@@ -308,7 +313,7 @@ def sensitivity_files():
     sensitivity.ratios is empty)."""
     if not SENSITIVITY["ratios"]:
         return []
-    return [f"results/{ds}/{model}/sensitivity.csv" for ds in DATASETS
+    return [f"results/{ds}/{model}/sensitivity.csv" for ds in PRUNED_DATASETS
             for model in models_where(PRUNED_MODELS, sensitivity=True)]
 
 
