@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import json
 import math
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,11 +23,29 @@ from smk import REPO, planned_jobs, snakemake
 
 pytestmark = pytest.mark.e2e
 TINY = REPO / "tests/configs/tiny.yaml"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Injected into a copy of the report: JS errors and broken images are collected, and on load the headline
+# table's box and the viewport are written into the title, which --dump-dom prints.
+PROBE = """<script>
+window.probeErrors = [];
+window.addEventListener("error", e => window.probeErrors.push(String(e.message || e.target.tagName)), true);
+window.addEventListener("load", () => {
+  const box = document.querySelector("#answer table").getBoundingClientRect();
+  const broken = [...document.images].filter(i => !i.complete || i.naturalWidth === 0).length;
+  document.title = JSON.stringify({bottom: box.bottom, right: box.right, width: innerWidth, height: innerHeight,
+                                   errors: window.probeErrors, broken: broken, images: document.images.length});
+});
+</script>"""
 
 
 def pruned_models(cfg: dict) -> list[str]:
     """The models of `cfg` that its prune grid covers (prune.models, null = all)."""
     return [m for m in cfg["models"] if cfg["prune"].get("models") is None or m in cfg["prune"]["models"]]
+
+
+def pruned_datasets(cfg: dict) -> list[str]:
+    """The datasets of `cfg` whose models are pruned (prune.datasets, null = all)."""
+    return [d for d in cfg["datasets"] if cfg["prune"].get("datasets") is None or d in cfg["prune"]["datasets"]]
 
 
 def exported_models(cfg: dict) -> list[str]:
@@ -107,7 +129,8 @@ def test_every_metrics_json_is_complete_and_in_range(demo):
     cfg = merged_config()
     records = metrics_records(demo)
     grid = len(cfg["prune"]["methods"]) * len(cfg["prune"]["ratios"]) * len(cfg["prune"]["recoveries"])
-    n_exported = len(cfg["datasets"]) * (len(exported_models(cfg)) + len(pruned_models(cfg)) * grid)
+    n_exported = (len(cfg["datasets"]) * len(exported_models(cfg))
+                  + len(pruned_datasets(cfg)) * len(pruned_models(cfg)) * grid)
     n_classical = len(cfg["datasets"]) * (len(cfg["models"]) - len(exported_models(cfg)))
     assert len(records) == n_exported * (1 + len(cfg["quantize"]["variants"])) + n_classical
     for rec in records:
@@ -140,6 +163,19 @@ def test_transformer_from_scratch_is_above_chance_on_demo_rest(demo):
     assert row.balanced_accuracy_low > 0.5 and row.above_chance, row.to_dict()
 
 
+def test_the_curve_has_every_ratio_for_every_method(demo):
+    """Issue 13: the accuracy-vs-ratio curve of each pruned model has at least 4 ratios per method."""
+    cfg = merged_config()
+    assert len(cfg["prune"]["ratios"]) >= 4
+    for ds in pruned_datasets(cfg):
+        table = pd.read_csv(demo / f"results/tables/summary_{ds}.csv")
+        pruned = table[(table["variant"] == "torch") & table["method"].notna()]
+        for model in pruned_models(cfg):
+            for method in cfg["prune"]["methods"]:
+                ratios = set(pruned[(pruned["model"] == model) & (pruned["method"] == method)]["ratio"])
+                assert ratios == set(cfg["prune"]["ratios"]), (ds, model, method, ratios)
+
+
 def test_pruning_and_quantization_really_compress(demo):
     by_key = {(r["dataset"], r["model"], r["stage"], r["method"], r["variant"]): r for r in metrics_records(demo)}
     for (ds, model, stage, method, variant), rec in by_key.items():
@@ -169,9 +205,9 @@ def test_nothing_changed_plans_nothing(demo):
 
 def test_new_prune_ratio_plans_only_the_new_jobs(demo, tmp_path):
     overlay = tmp_path / "ratios.yaml"
-    overlay.write_text("prune: {ratios: [0.5, 0.25]}\n")
     cfg = merged_config()
-    new_models = len(cfg["datasets"]) * len(pruned_models(cfg)) * len(cfg["prune"]["methods"])
+    overlay.write_text(yaml.safe_dump({"prune": {"ratios": [*cfg["prune"]["ratios"], 0.6]}}))
+    new_models = len(pruned_datasets(cfg)) * len(pruned_models(cfg)) * len(cfg["prune"]["methods"])
     proc = snakemake(demo, "-n", "results/report.html", configs=(TINY, overlay))
     assert planned_jobs(proc.stdout) == {"prune": new_models, "quantize": new_models, "report": 1}
 
@@ -180,6 +216,31 @@ def test_prune_setting_reruns_prune_quantize_report_only(demo, tmp_path):
     overlay = tmp_path / "epochs.yaml"
     overlay.write_text("prune: {epochs: 3}\n")
     cfg = merged_config()
-    n_pruned = len(cfg["datasets"]) * len(pruned_models(cfg)) * len(cfg["prune"]["methods"])
+    n_pruned = (len(pruned_datasets(cfg)) * len(pruned_models(cfg)) * len(cfg["prune"]["methods"])
+                * len(cfg["prune"]["ratios"]))
     proc = snakemake(demo, "-n", "results/report.html", configs=(TINY, overlay))
     assert planned_jobs(proc.stdout) == {"prune": n_pruned, "quantize": n_pruned, "report": 1}
+
+
+def headless_chromium(*args: str) -> subprocess.CompletedProcess:
+    """Chromium without a display at a 1400 × 900 window, console messages on stderr."""
+    return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                           "--window-size=1400,900", "--enable-logging=stderr", "--v=0", *args],
+                          capture_output=True, text=True, timeout=180, check=True)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (.ci/run installs Debian's chromium package)")
+def test_report_first_screen_in_a_real_browser(demo, tmp_path):
+    """Issue 14: the headline table is in the first viewport, nothing is cut off, every figure decodes, and the
+    page logs nothing to the console."""
+    report = demo / "results/report.html"
+    probe = tmp_path / "probe.html"
+    probe.write_text(report.read_text().replace("<head>", "<head>" + PROBE, 1))
+    proc = headless_chromium("--virtual-time-budget=10000", "--dump-dom", probe.as_uri())
+    facts = json.loads(html.unescape(re.search(r"<title>(.*?)</title>", proc.stdout).group(1)))
+    assert facts["errors"] == [] and facts["broken"] == 0 and facts["images"] >= 4, facts
+    assert facts["bottom"] <= facts["height"] and facts["right"] <= facts["width"], facts
+    shot = headless_chromium(f"--screenshot={tmp_path / 'first_screen.png'}", report.as_uri())
+    assert (tmp_path / "first_screen.png").stat().st_size > 20_000
+    console = [line for out in (proc.stderr, shot.stderr) for line in out.splitlines() if ":CONSOLE" in line]
+    assert console == [], console

@@ -203,7 +203,7 @@ def test_escaping_baselines_only_and_missing_files(tmp_path):
     page = (tmp_path / "r.html").read_text()
     assert "<script" not in page and "x&lt;script&gt;alert(1)" in page
     assert "&lt;b&gt;bad&lt;/b&gt; &amp; broken" in page
-    assert "No pruned models for this dataset." in page
+    assert "Not run for this dataset: pruning (see prune.models and prune.datasets); per-layer sensitivity" in page
     assert page.count("data:image/png;base64,") == 3  # per-subject, size, Pareto
     assert "No metrics for this dataset." in page and "no split file given" in page
     assert (tmp_path / "t" / "summary_empty.csv").read_text().startswith("model,stage,method")
@@ -216,8 +216,8 @@ def test_outputs_atomic_and_deterministic(built, tmp_path):
     for path in [tmp_path, tmp_path / "t", built["tables"], built["root"]]:
         assert not [p.name for p in path.iterdir() if p.name.startswith(".") or ".tmp-" in p.name]
     assert sorted(p.name for p in built["tables"].iterdir()) == [
-        "datasets.csv", "finetune_vs_scratch.csv", "results.csv", "selection.csv", "summary_bids_rest.csv",
-        "summary_sleep_edf.csv", "variants.csv"]
+        "datasets.csv", "finetune_vs_scratch.csv", "headline.csv", "results.csv", "selection.csv",
+        "summary_bids_rest.csv", "summary_sleep_edf.csv", "variants.csv"]
 
 
 @pytest.mark.parametrize("content, problem", [
@@ -353,7 +353,7 @@ def test_models_beside_published_results_and_pretraining_curve(built, tmp_path):
                {"accuracy_budget": 0.01, "published": PUBLISHED}, pretrain_histories=[history], model_labels=labels)
     page = out.read_text(encoding="utf-8")
     sleep = page.split('id="ds1-sleep-edf"')[1].split("<h3>Results</h3>")[0]
-    assert "Models beside published results" in sleep and "published, on the real data" in sleep
+    assert "Models beside the classical reference and published results" in sleep and "published, on the real data" in sleep
     assert "AttnSleep" in sleep and "0.844" in sleep and "chance" in sleep
     assert "transformer (tiny) from scratch" in sleep and "EEGNet, trained from scratch" in sleep
     pretrain = page.split("<h2>Masked pretraining</h2>")[1]
@@ -430,3 +430,70 @@ def test_kfold_fold_files_give_a_table_per_fold_and_one_merged_audit(tmp_path):
     with pytest.raises(ValueError, match="plain.json: one of several split files of a dataset, but not a k-fold"):
         report.run(files, {"d": {"split": [str(folds[0]), str(tmp_path / "plain.json")]}}, tmp_path / "r2.html",
                    tmp_path / "t2", {})
+
+
+def test_headline_leads_the_page_and_matches_the_selection(built):
+    page = built["html"]
+    answer = page.index('<section id="answer">')
+    assert answer < page.index("How to read this report") < page.index('<section id="ds0-')
+    assert page.index('<nav class="bar">') < answer and 'href="#answer"' in page
+    headline = pd.read_csv(built["tables"] / "headline.csv")
+    selection = pd.read_csv(built["tables"] / "selection.csv")
+    smallest = selection[selection["criterion"] == "smallest"]
+    recommended = headline[headline["status"] == "recommended"]
+    assert len(recommended) == len(smallest) > 0
+    for _, r in recommended.iterrows():
+        pick = smallest[(smallest["dataset"] == r["dataset"]) & (smallest["model"] == r["model"])].iloc[0]
+        assert r["recommended"] == f"{pick['configuration']} · {pick['variant']}"
+        assert r["file_reduction"] == pytest.approx(pick["file_reduction"])
+        assert f"<b>{r['recommended']}</b>" in page[answer:page.index("How to read this report")]
+    # every baseline is a row; the chance flag is the CI's, and a model at chance is never recommended
+    summary = pd.concat([pd.read_csv(built["tables"] / f"summary_{ds}.csv").assign(dataset=ds)
+                         for ds in ("bids_rest", "sleep_edf")])
+    bases = summary[summary["method"].isna() & summary["variant"].isin(["torch", "sklearn"])]
+    assert len(headline) == len(bases)
+    merged = headline.merge(bases, on=["dataset", "model"], suffixes=("", "_summary"))
+    assert (merged["above_chance"] == merged["above_chance_summary"]).all()
+    assert not (merged["status"].eq("recommended") & ~merged["above_chance"]).any()
+
+
+def test_details_are_folded_below_the_answer(built):
+    sleep = section(built["html"], "sleep_edf")
+    assert sleep.index("Balanced accuracy vs pruning ratio") < sleep.index("<details><summary>Every configuration")
+    assert "<details><summary>Data: " in sleep and sleep.index("<details><summary>Data: ") > sleep.index(
+        "<details><summary>Every configuration")
+    captions = re.findall(r"<figcaption><b>Figure (\d+)\.</b>", built["html"])
+    assert captions == [str(i) for i in range(1, len(captions) + 1)] and len(captions) == 8
+
+
+def _agg_row(model, ba, low, above=True, ref=(np.nan, np.nan, np.nan), variant="torch"):
+    return {"dataset": "d", "model": model, "stage": "baseline", "method": np.nan, "ratio": np.nan,
+            "recovery": np.nan, "variant": variant, "n_runs": 3, "balanced_accuracy_mean": ba,
+            "balanced_accuracy_low": low, "balanced_accuracy_high": ba + 0.05, "chance_balanced_accuracy_mean": 0.5,
+            "above_chance": above, "vs_reference": ref[0], "vs_reference_low": ref[1], "vs_reference_high": ref[2]}
+
+
+@pytest.mark.parametrize(("above", "counts", "picked", "status", "why"), [
+    (False, (1, 0, 0), True, "at chance", "interval reaches chance"),
+    (True, (1, 0, 0), True, "recommended", ""),
+    (True, (0, 2, 1), False, "none within budget", "(2 inconclusive, 1 over budget)"),
+    (True, (0, 0, 0), False, "not compressed", "prune.models, prune.datasets"),
+])
+def test_headline_status_says_why_there_is_no_pick(above, counts, picked, status, why):
+    from eegslim.report.headline import headline_table
+
+    agg = pd.DataFrame([_agg_row("eegnet", 0.7, 0.6 if above else 0.45, above, (0.05, 0.01, 0.09)),
+                        _agg_row("bandpower_lr", 0.65, 0.6, variant="sklearn")])
+    pick = {"dataset": "d", "model": "eegnet", "criterion": "smallest", "configuration": "l1_filter 0.5 finetune",
+            "variant": "int8_dynamic", "file_bytes_mean": 4000.0, "fits_flash": True, "delta_balanced_accuracy": 0.0,
+            "delta_balanced_accuracy_low": -0.005, "delta_balanced_accuracy_high": 0.005, "params_reduction": 2.0,
+            "file_reduction": 3.0, "latency_b1_speedup": 1.5}
+    selection = pd.DataFrame([pick] if picked else [], columns=list(pick))
+    verdicts = pd.DataFrame([{"dataset": "d", "model": "eegnet", "within budget": counts[0],
+                              "inconclusive": counts[1], "over budget": counts[2]}])
+    table = headline_table(agg, selection, verdicts, 0.01).set_index("model")
+    assert table.loc["bandpower_lr", "status"] == "classical reference"
+    assert table.loc["eegnet", "status"] == status and why in table.loc["eegnet", "why"]
+    if status == "recommended":
+        assert table.loc["eegnet", "recommended"] == "l1_filter 0.5 finetune · int8_dynamic"
+        assert table.loc["eegnet", "file_mbit"] == pytest.approx(4000 * 8 / 2**20)  # Mbit as report.flash_mbit

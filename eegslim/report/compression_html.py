@@ -100,9 +100,9 @@ def sparsity_html(evidence: pd.DataFrame) -> str:
 
 
 def finetune_scratch_html(fvs: pd.DataFrame, figure: str | None) -> str:
-    """Fine-tune vs scratch table (mean ± std over runs) and figure; a note when no ratio has both."""
+    """Fine-tune vs scratch table (mean ± std over runs) and figure; '' when no ratio has both recoveries."""
     if fvs.empty:
-        return '<p class="note">No pruning ratio was recovered both by fine-tuning and from scratch.</p>'
+        return ""
 
     def ms(mean, std, n):
         return f"{mean:.3f}" + ("" if _missing(std) else f" ± {std:.3f}") + f" (n={int(n)})"
@@ -111,23 +111,30 @@ def finetune_scratch_html(fvs: pd.DataFrame, figure: str | None) -> str:
              ms(r["finetune_mean"], r["finetune_std"], r["finetune_n"]),
              ms(r["scratch_mean"], r["scratch_std"], r["scratch_n"]), f"{r['finetune_minus_scratch']:+.3f}"]
             for _, r in fvs.iterrows()]
-    return (_table(["model", "method", "ratio", "fine-tune bal. acc.", "scratch bal. acc.", "fine-tune − scratch"],
-                   rows, text_cols=2)
-            + _figure(figure, "fine-tune minus scratch balanced accuracy vs pruning ratio", ""))
+    return ("<h3>Fine-tune vs scratch</h3>"
+            + _table(["model", "method", "ratio", "fine-tune bal. acc.", "scratch bal. acc.", "fine-tune − scratch"],
+                     rows, text_cols=2)
+            + _figure(figure, "fine-tune minus scratch balanced accuracy vs pruning ratio", "",
+                      "Fine-tuned minus from-scratch balanced accuracy per pruning ratio: above 0, keeping the "
+                      "pruned weights helped; below 0, retraining the pruned structure from scratch was better."))
 
 
-def compression_section(dataset: str, selection: pd.DataFrame, variants: pd.DataFrame, evidence: pd.DataFrame,
-                        fvs: pd.DataFrame, verdicts: pd.DataFrame, figures: dict[str, str | None], budget: float,
-                        flash_mbit: float) -> str:
-    """The dataset section's compression part: selection (or why there is none), Pareto plots, sparsity note,
-    fine-tune vs scratch. verdicts: `select.budget_verdicts` of the dataset."""
-    return "".join([
-        "<h3>Smallest and fastest within the accuracy budget</h3>", unresolved_html(verdicts, selection, budget),
-        selection_html(selection, budget, flash_mbit),
-        variants_html(variants, flash_mbit) if len(variants) else "",
-        "<h3>Pareto fronts: accuracy vs size and vs latency</h3>",
-        _figure(figures.get("pareto"), f"{dataset}: Pareto fronts of balanced accuracy vs size and latency",
-                "No ONNX variants for this dataset."),
-        "<h3>What unstructured sparsity buys</h3>", sparsity_html(evidence),
-        "<h3>Fine-tune vs scratch</h3>", finetune_scratch_html(fvs, figures.get("finetune_scratch")),
-    ])
+def compression_parts(dataset: str, selection: pd.DataFrame, variants: pd.DataFrame, evidence: pd.DataFrame,
+                      fvs: pd.DataFrame, verdicts: pd.DataFrame, figures: dict[str, str | None], budget: float,
+                      flash_mbit: float) -> dict[str, str]:
+    """One dataset's compression HTML in the pieces the section orders: `pareto` (figure), `selection` (the pick,
+    or why there is none, and every variant folded), `sparsity` and `finetune_scratch` ('' when not run).
+    verdicts: `select.budget_verdicts` of the dataset."""
+    pareto = _figure(figures.get("pareto"), f"{dataset}: Pareto fronts of balanced accuracy vs size and latency",
+                     "No ONNX variants for this dataset.",
+                     "Balanced accuracy of every ONNX variant against its file size (top) and batch-1 latency "
+                     "(bottom): filled points are on the Pareto front, black-edged points are within the accuracy "
+                     "budget by the paired CI; read the leftmost black-edged point as the variant to deploy.")
+    return {
+        "pareto": "<h3>Pareto fronts: accuracy vs size and vs latency</h3>" + pareto,
+        "selection": ("<h3>Smallest and fastest within the accuracy budget</h3>"
+                      + unresolved_html(verdicts, selection, budget) + selection_html(selection, budget, flash_mbit)
+                      + (variants_html(variants, flash_mbit) if len(variants) else "")),
+        "sparsity": "<h3>What unstructured sparsity buys</h3>" + sparsity_html(evidence) if len(evidence) else "",
+        "finetune_scratch": finetune_scratch_html(fvs, figures.get("finetune_scratch")),
+    }

@@ -14,7 +14,8 @@ from eegslim.report.collect import SPLIT_FOLDS, DatasetFacts, config_label
 from eegslim.report.tables import leakage_text
 
 STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+body { font-family: system-ui, sans-serif; max-width: 86rem; margin: 1rem auto; padding: 0 1rem; color: #222; }
+h1 { font-size: 1.45rem; margin: 0.3rem 0; }
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.85rem; }
 th, td { border: 1px solid #ccc; padding: 0.2rem 0.45rem; text-align: right; }
 th { background: #f2f2f2; } td.t, th.t { text-align: left; }
@@ -24,6 +25,15 @@ tr.pub td { background: #f7f3e8; font-style: italic; }
 .note { color: #666; font-style: italic; } img { max-width: 100%; }
 section { border-top: 2px solid #ddd; margin-top: 2rem; }
 .warn { border: 2px solid #c00; background: #fff3f3; padding: 0.2rem 0.8rem; margin: 0.5rem 0; }
+nav.bar { position: sticky; top: 0; z-index: 2; background: #fff; border-bottom: 1px solid #ccc; padding: 0.3rem 0;
+          font-size: 0.9rem; }
+nav.bar a { margin-right: 0.9rem; white-space: nowrap; }
+.scroll { overflow-x: auto; max-width: 100%; }
+table.headline { font-size: 0.76rem; } table.headline td { white-space: nowrap; padding: 0.15rem 0.3rem; }
+table.headline td.why { color: #555; font-style: italic; white-space: normal; } tr.ref td { background: #f7f7f7; }
+#answer { border-top: none; margin-top: 0.5rem; } #answer h2 { margin: 0.3rem 0; font-size: 1.2rem; }
+figcaption { color: #444; font-size: 0.9rem; margin: 0.2rem 0 1rem; }
+@media print { nav.bar { position: static; } .scroll { overflow: visible; } }
 """
 
 INTRO = """
@@ -110,7 +120,7 @@ def _table(header: list[str], rows: list[list[str]], text_cols: int = 1, row_cla
         return "".join(f'<{tag}{" class=t" if i < text_cols else ""}>{v}</{tag}>' for i, v in enumerate(values))
     body = "".join(f'<tr{f" class={c}" if c else ""}>{cells("td", r)}</tr>'
                    for r, c in zip(rows, row_classes or [""] * len(rows)))
-    return f"<table><thead><tr>{cells('th', header)}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<div class=scroll><table><thead><tr>{cells('th', header)}</tr></thead><tbody>{body}</tbody></table></div>"
 
 
 def _counts_table(counts: dict[str, int], label: str) -> str:
@@ -160,6 +170,9 @@ def protocol_html(facts: DatasetFacts, rows: pd.DataFrame | None = None) -> str:
     return text + "</p>" + warning_box(protocol, caveat, len(facts.shared_train_test))
 
 
+MAX_LISTED_CLASSES = 12  # longer class lists are summarised (min/median/max windows) with the full list folded
+
+
 def dataset_summary(facts: DatasetFacts, rows: pd.DataFrame | None = None) -> str:
     """(a) windows per class and subject, recordings and skips, channels, split sizes and the leakage audit."""
     parts = [f'<p class="note">{escape(n)}</p>' for n in facts.notes]
@@ -168,7 +181,14 @@ def dataset_summary(facts: DatasetFacts, rows: pd.DataFrame | None = None) -> st
                      f"{fmt_int(len(facts.windows_per_subject or {}))} subjects, "
                      f"{len(facts.windows_per_class)} classes; recordings read: {fmt_int(facts.recordings_read)}, "
                      f"skipped: {len(facts.skipped or [])}.</p>")
-        parts.append(_counts_table(facts.windows_per_class, "class"))
+        counts = facts.windows_per_class
+        if len(counts) > MAX_LISTED_CLASSES:
+            values = np.array(list(counts.values()))
+            parts.append(f"<p>Windows per class: min {fmt_int(values.min())}, median {fmt_int(np.median(values))}, "
+                         f"max {fmt_int(values.max())}.</p>"
+                         + _folded(f"Windows per class ({len(counts)})", _counts_table(counts, "class")))
+        else:
+            parts.append(_counts_table(counts, "class"))
     if facts.windows_per_subject:
         parts.append(f"<details><summary>Windows per subject ({len(facts.windows_per_subject)})</summary>"
                      f"{_counts_table(facts.windows_per_subject, 'subject')}</details>")
@@ -179,7 +199,6 @@ def dataset_summary(facts: DatasetFacts, rows: pd.DataFrame | None = None) -> st
         parts.append(f"<p>Channels ({len(facts.channels_kept)}): {escape(', '.join(facts.channels_kept))}</p>")
     if facts.channels_dropped:
         parts.append(f"<p>Channels dropped: {escape(', '.join(facts.channels_dropped))}</p>")
-    parts.append(protocol_html(facts, rows))
     if facts.split_windows is not None:
         subjects = facts.split_subjects or {}
         parts.append(_table(["part", "windows", "subjects"],
@@ -329,13 +348,20 @@ def pretrain_html(b64: str | None, histories: list[dict]) -> str:
     return ("<section id=pretrain><h2>Masked pretraining</h2><p>Masked EEG modelling on the train parts of the "
             "listed datasets (mask ratio and symmetric masking as LaBraM; targets: z-scored Fourier amplitude and "
             f"phase of each patch; loss: MSE on the masked patches).</p><ul>{items}</ul>"
-            + _figure(b64, "pretraining loss per epoch", "No pretraining history.") + "</section>")
+            + _figure(b64, "pretraining loss per epoch", "No pretraining history.",
+                      "Masked-patch loss per epoch, train solid and held-out validation dashed: a falling validation "
+                      "loss means the encoder learned structure it can pass to fine-tuning.") + "</section>")
 
 
-def _figure(b64: str | None, alt: str, missing: str) -> str:
+FIGURE_NUMBER = "\x00figure\x00"  # replaced by 1, 2, ... in page order (render_page)
+
+
+def _figure(b64: str | None, alt: str, missing: str, caption: str = "") -> str:
+    """An embedded PNG with a numbered caption saying what to read from it; the `missing` note without one."""
     if b64 is None:
-        return f'<p class="note">{escape(missing)}</p>'
-    return f'<figure><img alt="{escape(alt)}" src="data:image/png;base64,{b64}"></figure>'
+        return f'<p class="note">{escape(missing)}</p>' if missing else ""
+    return (f'<figure><img alt="{escape(alt)}" src="data:image/png;base64,{b64}"><figcaption><b>Figure '
+            f"{FIGURE_NUMBER}.</b> {escape(caption or alt)}</figcaption></figure>")
 
 
 def sensitivity_html(b64: str | None, dataset: str) -> str:
@@ -346,7 +372,9 @@ def sensitivity_html(b64: str | None, dataset: str) -> str:
             "of a unit group, removed exactly; weights: the smallest weights of one weight tensor) at the ratio of the column "
             "and evaluates on the validation split without retraining. Red cells lose balanced accuracy: those "
             "layers are the sensitive ones.</p>"
-            + _figure(b64, f"{dataset}: per-layer pruning sensitivity", ""))
+            + _figure(b64, f"{dataset}: per-layer pruning sensitivity", "",
+                      "Change of validation balanced accuracy when only one layer (row) is pruned at the column's "
+                      "ratio, without retraining: red rows are the layers to prune least."))
 
 
 def anchor(index: int, dataset: str) -> str:
@@ -354,52 +382,89 @@ def anchor(index: int, dataset: str) -> str:
     return f"ds{index}-" + re.sub(r"[^a-z0-9]+", "-", dataset.lower()).strip("-")
 
 
-def dataset_section(index: int, facts: DatasetFacts, rows: pd.DataFrame, compression: str,
+def _folded(summary: str, body: str) -> str:
+    return f"<details><summary>{summary}</summary>{body}</details>"
+
+
+def _data_summary_line(facts: DatasetFacts) -> str:
+    """'N windows, S subjects, K classes' for the folded data section's title."""
+    if facts.windows_per_class is None:
+        return "Data"
+    return (f"Data: {fmt_int(facts.n_windows)} windows, {fmt_int(len(facts.windows_per_subject or {}))} subjects, "
+            f"{len(facts.windows_per_class)} classes, channels, split sizes and the leakage audit")
+
+
+def dataset_section(index: int, facts: DatasetFacts, rows: pd.DataFrame, compression: dict[str, str],
                     figures: dict[str, str | None], budget: float, published: list[dict],
                     comparison: str = "") -> str:
-    """One dataset's section: (a) data, (b) models beside published results (`comparison`), (c) table,
-    (d) ratio figure, (e) sensitivity, (f) size figure, (g) the compression part
-    (`compression_html.compression_section`)."""
+    """One dataset's section, the answer first: the protocol line, the accuracy-vs-ratio curve, the Pareto fronts
+    and the pick (`compression`: `compression_html.compression_parts`), the models beside published results and
+    the classical reference, per-subject scores, sensitivity, size; then folded: every configuration's row and
+    the data. Parts that were not run are left out and named in one line."""
     name = escape(facts.dataset)
-    parts = [f'<section id="{anchor(index, facts.dataset)}"><h2>{name}</h2>',
-             "<h3>Data</h3>", dataset_summary(facts, rows)]
+    parts = [f'<section id="{anchor(index, facts.dataset)}"><h2>{name}</h2>', protocol_html(facts, rows)]
     if rows.empty:
         parts.append('<p class="note">No metrics for this dataset.</p>')
-    else:
-        parts += ["<h3>Models beside published results</h3>", comparison,
-                  "<h3>Balanced accuracy per test subject</h3>",
-                  _figure(figures.get("subjects"), f"{facts.dataset}: balanced accuracy per test subject",
-                          "No per-subject scores."),
-                  "<h3>Results</h3>", results_note(facts, rows), summary_html(rows, budget),
-                  "<h3>Balanced accuracy vs pruning ratio</h3>",
-                  _figure(figures.get("ratio"), f"{facts.dataset}: balanced accuracy vs pruning ratio",
-                          "No pruned models for this dataset."),
-                  sensitivity_html(figures.get("sensitivity"), facts.dataset),
-                  "<h3>Balanced accuracy vs file size</h3>",
-                  _figure(figures.get("size"), f"{facts.dataset}: balanced accuracy vs file size",
-                          "No file sizes recorded."),
-                  compression]
-    if published and rows.empty:
-        parts += ["<h3>Published results</h3>", published_html(published)]
-    parts.append("</section>")
+        if published:
+            parts += ["<h3>Published results</h3>", published_html(published)]
+        parts += [_folded(_data_summary_line(facts), dataset_summary(facts, rows)), "</section>"]
+        return "".join(parts)
+    not_run = [what for what, present in (("pruning (see prune.models and prune.datasets)", figures.get("ratio")),
+                                          ("per-layer sensitivity", figures.get("sensitivity")),
+                                          ("fine-tune vs scratch recovery", compression.get("finetune_scratch")))
+               if not present]
+    parts += [results_note(facts, rows)]
+    if figures.get("ratio"):
+        parts += ["<h3>Balanced accuracy vs pruning ratio</h3>",
+                  _figure(figures["ratio"], f"{facts.dataset}: balanced accuracy vs pruning ratio", "",
+                          "Balanced accuracy of the pruned models (mean over runs, bars: 95 % subject-bootstrap CI), "
+                          "one line per method and recovery; grey band: the baseline ± the accuracy budget, dashed: "
+                          "chance, dash-dot: the classical reference. Where a line leaves the band, that method "
+                          "starts losing accuracy.")]
+    parts += [compression.get("pareto", ""), compression.get("selection", ""),
+              "<h3>Models beside the classical reference and published results</h3>", comparison,
+              "<h3>Balanced accuracy per test subject</h3>",
+              _figure(figures.get("subjects"), f"{facts.dataset}: balanced accuracy per test subject",
+                      "No per-subject scores.",
+                      "One dot per test subject (mean over the runs that tested it), bar: the mean; baselines first, "
+                      "then the recommended variants. The spread across subjects is the uncertainty that matters."),
+              sensitivity_html(figures.get("sensitivity"), facts.dataset),
+              "<h3>Balanced accuracy vs file size</h3>",
+              _figure(figures.get("size"), f"{facts.dataset}: balanced accuracy vs file size",
+                      "No file sizes recorded.",
+                      "Every configuration and ONNX variant: filled markers are baselines, hollow ones pruned; "
+                      "further left is smaller, higher is better."),
+              compression.get("sparsity", ""), compression.get("finetune_scratch", "")]
+    if not_run:
+        parts.append(f'<p class="note">Not run for this dataset: {escape("; ".join(not_run))}.</p>')
+    parts += [_folded(f"Every configuration ({len(rows)} rows: accuracy, macro-F1, kappa, size, latency, Δ and "
+                      "verdict)", results_note(facts, rows) + summary_html(rows, budget)),
+              _folded(_data_summary_line(facts), dataset_summary(facts, rows)), "</section>"]
     return "".join(parts)
 
 
 def render_page(sections: list[tuple[str, str]], budget: float, n_records: int, extra: str = "",
-                boot=None) -> str:
-    """The whole page from (dataset name, section HTML) pairs, in order; `boot`: the `inference.Bootstrap` used."""
+                boot=None, headline: str = "") -> str:
+    """The whole page: the title, `headline` (`headline.headline_html`, the answer), a contents bar that stays in
+    view, how to read the report (folded), then the (dataset name, section HTML) pairs in order and `extra`.
+    Figures are numbered in page order. `boot`: the `inference.Bootstrap` used."""
     n_boot, level = (boot.n_boot, boot.level) if boot is not None else (2000, 0.95)
-    contents = "".join(f'<li><a href="#{anchor(i, name)}">{escape(name)}</a></li>'
-                       for i, (name, _) in enumerate(sections))
+    links = [("answer", "The answer")] if headline else []
+    links += [(anchor(i, name), name) for i, (name, _) in enumerate(sections)]
+    links += [("pretrain", "Masked pretraining")] if 'id=pretrain' in extra else []
+    contents = "".join(f'<a href="#{a}">{escape(label)}</a>' for a, label in links)
     title = "eegslim: how small and fast can an EEG classifier get before it loses accuracy?"
-    return (
+    intro = (INTRO.replace("{budget}", f"{budget:g} balanced accuracy").replace("{n_boot}", f"{n_boot:,}")
+             .replace("{level_pct}", f"{level:.0%}") + f"<p>{n_records} evaluated models in this report.</p>")
+    page = (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
         f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>"
-        + INTRO.replace("{budget}", f"{budget:g} balanced accuracy").replace("{n_boot}", f"{n_boot:,}")
-        .replace("{level_pct}", f"{level:.0%}") +
-        f"<p>{n_records} evaluated models in this report.</p>"
-        f"<nav><h2>Contents</h2><ul>{contents}</ul></nav>"
+        f'<nav class="bar">{contents}</nav>' + headline
+        + _folded("How to read this report: splits, balanced accuracy, confidence intervals, verdicts, variants",
+                  intro)
         + "".join(html for _, html in sections)
         + extra
         + "</body></html>\n"
     )
+    number = iter(range(1, page.count(FIGURE_NUMBER) + 1))
+    return re.sub(re.escape(FIGURE_NUMBER), lambda _: str(next(number)), page)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from eegslim.atomic import atomic_open, read_json
-from eegslim.report import compression_figures, compression_html, figures, html, inference, select, tables
+from eegslim.report import compression_figures, compression_html, figures, headline, html, inference, select, tables
 from eegslim.report.collect import CONFIG_KEYS, aggregate, baseline_rows, load_dataset_facts, load_records
 from eegslim.report.sensitivity import load_sensitivity
 
@@ -35,7 +35,7 @@ def run(metrics_files: list[str], dataset_files: dict[str, dict], out_html, tabl
         report_cfg: dict, sensitivity_files: list[str] = (), pretrain_histories: list[str] = (),
         model_labels: dict[str, str] | None = None) -> None:
     """Write `tables_dir/results.csv`, `summary_{dataset}.csv`, `datasets.csv`, `variants.csv`, `selection.csv`,
-    `finetune_vs_scratch.csv` and the page `out_html`.
+    `finetune_vs_scratch.csv`, `headline.csv` (the first screen: `report.headline`) and the page `out_html`.
 
     dataset_files: dataset key → {"summary": summary.json, "split": splits.json or the list of a k-fold's
     per-fold split files}, either may be missing.
@@ -76,6 +76,8 @@ def run(metrics_files: list[str], dataset_files: dict[str, dict], out_html, tabl
     tables.write_csv(variants, tables_dir / "variants.csv")
     tables.write_csv(selection, tables_dir / "selection.csv")
     tables.write_csv(fvs, tables_dir / "finetune_vs_scratch.csv")
+    answer = headline.headline_table(agg, selection, verdicts, budget)
+    tables.write_csv(answer, tables_dir / "headline.csv")
     sections = []
     for index, (ds, ds_facts) in enumerate(zip(datasets, facts)):
         rows = tables.summary_table(agg, ds)
@@ -95,7 +97,9 @@ def run(metrics_files: list[str], dataset_files: dict[str, dict], out_html, tabl
     histories = [read_json(path) for path in pretrain_histories]
     extra = html.pretrain_html(figures.pretrain_figure(histories), histories)
     with atomic_open(out_html, "w", encoding="utf-8") as fh:
-        fh.write(html.render_page(sections, budget, len(records), extra, boot))
+        anchors = {ds: html.anchor(i, ds) for i, ds in enumerate(datasets)}
+        fh.write(html.render_page(sections, budget, len(records), extra, boot,
+                                  headline.headline_html(answer, anchors, budget, flash_mbit)))
     log.info("wrote %s and %s", out_html, tables_dir)
 
 
@@ -105,10 +109,11 @@ def _subject_configs(agg, selection):
     return pd.concat([baselines[list(CONFIG_KEYS)], selection[list(CONFIG_KEYS)]], ignore_index=True)
 
 
-def _compression(ds, agg, variants, selection, evidence, fvs, verdicts, budget: float, flash_mbit: float) -> str:
+def _compression(ds, agg, variants, selection, evidence, fvs, verdicts, budget: float,
+                 flash_mbit: float) -> dict[str, str]:
     """One dataset's compression part of the page: selection, Pareto plots, sparsity, fine-tune vs scratch."""
     base = baseline_rows(agg).set_index("model")["balanced_accuracy_mean"].to_dict()
     pictures = {"pareto": compression_figures.pareto_figure(variants, base, budget, figures.reference_score(agg)),
                 "finetune_scratch": compression_figures.finetune_scratch_figure(fvs)}
-    return compression_html.compression_section(ds, selection, variants, evidence, fvs, verdicts, pictures, budget,
-                                                flash_mbit)
+    return compression_html.compression_parts(ds, selection, variants, evidence, fvs, verdicts, pictures, budget,
+                                              flash_mbit)

@@ -90,11 +90,11 @@ for i, model in enumerate(PRUNE["models"] or []):
     if not catalog.MODELS[model].pruned:
         config_error(f"prune.models[{i}]", f"{model} is not prunable (prunable models: "
                      f"{', '.join(models_where(pruned=True))})")
-for i, ds in enumerate(PRUNE["datasets"] or []):
-    if ds not in config["datasets"]:
-        config_error(f"prune.datasets[{i}]", f"{ds!r} is not a key of `datasets` ({', '.join(DATASETS)})")
 if UNUSED := sorted(set(PRUNE["models"] or []) - set(MODELS)):  # e.g. an overlay that narrowed `models`
     print(f"note: prune.models lists {', '.join(UNUSED)}, not in `models`: nothing to prune there", file=sys.stderr)
+if UNUSED := sorted(set(PRUNE["datasets"] or []) - set(DATASETS)):  # or narrowed `datasets`
+    print(f"note: prune.datasets lists {', '.join(UNUSED)}, not in `datasets`: nothing to prune there",
+          file=sys.stderr)
 
 
 SUBJECT_LISTS = ("train", "val", "test")  # split.protocol subjects: the published protocol's subject lists
@@ -352,8 +352,9 @@ def split_rule_settings(ds):
 
 
 def grid_settings():
-    """Recovery-training settings of `prune`, without the grid axes (wildcards, or which models are pruned)."""
-    return {k: v for k, v in PRUNE.items() if k not in ("models", "methods", "ratios", "recoveries")}
+    """Recovery-training settings of `prune`, without the grid axes (wildcards, or which models and datasets are
+    pruned)."""
+    return {k: v for k, v in PRUNE.items() if k not in ("models", "datasets", "methods", "ratios", "recoveries")}
 
 
 wildcard_constraints:
