@@ -497,3 +497,13 @@ def test_headline_status_says_why_there_is_no_pick(above, counts, picked, status
     if status == "recommended":
         assert table.loc["eegnet", "recommended"] == "l1_filter 0.5 finetune · int8_dynamic"
         assert table.loc["eegnet", "file_mbit"] == pytest.approx(4000 * 8 / 2**20)  # Mbit as report.flash_mbit
+
+
+def test_accuracy_below_the_majority_class_and_noisy_timings_are_flagged():
+    from eegslim.report.compression_html import fmt_ms
+    from eegslim.report.html import accuracy_html
+
+    below = {"accuracy_mean": 0.65, "accuracy_std": 0.02, "chance_accuracy_mean": 0.747}
+    assert "below the majority class (0.747)" in accuracy_html(below)
+    assert "majority" not in accuracy_html({**below, "accuracy_mean": 0.80})
+    assert "unreliable" in fmt_ms(0.2, 0.3) and "unreliable" not in fmt_ms(0.2, 0.05)

@@ -15,10 +15,13 @@ SPARSITY_NOTE = ("Unstructured sparsity only zeroes weights: ONNX stores them de
 
 
 def fmt_ms(mean, iqr) -> str:
-    """'median ms (IQR x)', or '—'."""
+    """'median ms (IQR x)', or '—'; marked unreliable when the IQR exceeds the median (a noisy machine)."""
     if _missing(mean):
         return "—"
-    return f"{mean:.3f}" if _missing(iqr) else f"{mean:.3f} (IQR {iqr:.3f})"
+    if _missing(iqr):
+        return f"{mean:.3f}"
+    flag = ' <span class="bad">unreliable</span>' if iqr > mean else ""
+    return f"{mean:.3f} (IQR {iqr:.3f}){flag}"
 
 
 def _yes(value) -> str:

@@ -102,6 +102,16 @@ def chance_flag(row) -> str:
     return ""
 
 
+def accuracy_html(row) -> str:
+    """Plain accuracy (mean ± std), flagged when below the majority-class share (always guessing the largest class
+    scores more)."""
+    text = fmt_mean_std(row["accuracy_mean"], row["accuracy_std"])
+    majority = row.get("chance_accuracy_mean")
+    if not _missing(majority) and not _missing(row["accuracy_mean"]) and row["accuracy_mean"] < majority:
+        text += f' <span class="bad">below the majority class ({majority:.3f})</span>'
+    return text
+
+
 def fmt_int(value) -> str:
     return "—" if _missing(value) else f"{round(value):,}"
 
@@ -238,7 +248,7 @@ def summary_html(rows: pd.DataFrame, budget: float) -> str:
         verdict = r.get("verdict")
         cells.append([
             escape(r["model"]), escape(config_label(r)), escape(r["variant"]), str(r["n_runs"]),
-            fmt_mean_std(r["accuracy_mean"], r["accuracy_std"]),
+            accuracy_html(r),
             fmt_ci(r["balanced_accuracy_mean"], r.get("balanced_accuracy_low"), r.get("balanced_accuracy_high"))
             + chance_flag(r),
             fmt_ci(r["macro_f1_mean"], r.get("macro_f1_low"), r.get("macro_f1_high")),
@@ -313,7 +323,7 @@ def comparison_html(rows: pd.DataFrame, published: list[dict], labels: dict[str,
         cells.append([escape(r["model"]), escape(labels.get(r["model"], "")),
                       fmt_ci(r["balanced_accuracy_mean"], r.get("balanced_accuracy_low"),
                              r.get("balanced_accuracy_high")) + chance_flag(r),
-                      fmt_mean_std(r["accuracy_mean"], r["accuracy_std"]),
+                      accuracy_html(r),
                       _share_above_chance(subjects, r["model"], r["chance_balanced_accuracy_mean"]), reference,
                       f"this run, n = {r['n_runs']} runs, {fmt_int(r.get('n_subjects'))} test subjects"
                       + (f"; {escape(protocol)}" if protocol else "")])
