@@ -100,6 +100,11 @@ def test_pareto_front_by_hand():
     # 2 is dominated by 1; 1 and 4 are identical (both kept); missing cost or score is never on the front
     assert select.pareto_front(cost, score).tolist() == [True, True, False, True, True, False, False]
     assert select.pareto_front(pd.Series([3.0]), pd.Series([0.1])).tolist() == [True]
+    # within the accuracy budget a costlier row's higher score is noise: 7x slower for +0.005 is off the front
+    latency, accuracy = pd.Series([1.0, 6.8]), pd.Series([0.700, 0.705])
+    assert select.pareto_front(latency, accuracy).tolist() == [True, True]
+    assert select.pareto_front(latency, accuracy, tolerance=0.01).tolist() == [True, False]
+    assert select.pareto_front(latency, pd.Series([0.70, 0.75]), tolerance=0.01).tolist() == [True, True]
 
 
 def test_deployable_rows_verdicts_flash_and_fronts(grid):

@@ -48,8 +48,10 @@ def _key(frame: pd.DataFrame) -> pd.Series:
         index=False)], index=frame.index)
 
 
-def pareto_front(cost: pd.Series, score: pd.Series) -> pd.Series:
-    """True where no other row has lower-or-equal cost and higher-or-equal score with one of them strict.
+def pareto_front(cost: pd.Series, score: pd.Series, tolerance: float = 0.0) -> pd.Series:
+    """True where no other row has lower-or-equal cost and a score at most `tolerance` lower, with the cost
+    lower or the score higher. `tolerance` (the accuracy budget) keeps a costlier row off the front when its
+    higher score is within noise: an int8 variant 7× slower does not make the latency front by +0.005.
 
     Rows with a missing cost or score are never on the front; identical rows are all on it.
     """
@@ -57,16 +59,17 @@ def pareto_front(cost: pd.Series, score: pd.Series) -> pd.Series:
     valid = ~(np.isnan(c) | np.isnan(s))
     front = np.zeros(len(c), bool)
     for i in np.flatnonzero(valid):
-        dominated = valid & (c <= c[i]) & (s >= s[i]) & ((c < c[i]) | (s > s[i]))
+        dominated = valid & (c <= c[i]) & (s >= s[i] - tolerance) & ((c < c[i]) | (s > s[i]))
         front[i] = not dominated.any()
     return pd.Series(front, index=cost.index)
 
 
-def deployable(records: pd.DataFrame, agg: pd.DataFrame, flash_mbit: float) -> pd.DataFrame:
+def deployable(records: pd.DataFrame, agg: pd.DataFrame, flash_mbit: float, budget: float = 0.0) -> pd.DataFrame:
     """One row per ONNX configuration (VARIANT_COLUMNS): run means of size, speed, accuracy and agreement, the
     CIs and `verdict` of `agg` (`inference.with_confidence`), `within_budget` (verdict 'within budget'), `fits_flash`
     (file_bytes × 8 ≤ flash_mbit × 2^20) and Pareto membership per (dataset, model) for accuracy vs file
-    size (`pareto_size`) and vs batch-1 latency (`pareto_latency`)."""
+    size (`pareto_size`) and vs batch-1 latency (`pareto_latency`), accuracy differences within `budget`
+    counting as ties (`pareto_front`)."""
     rows = agg[agg["stage"] == "quantize"].copy()
     quantized = records[records["stage"] == "quantize"]
     keys = _key(quantized)
@@ -79,9 +82,9 @@ def deployable(records: pd.DataFrame, agg: pd.DataFrame, flash_mbit: float) -> p
     rows["fits_flash"] = rows["file_bytes_mean"] * 8 <= flash_mbit * MBIT
     rows["pareto_size"] = rows["pareto_latency"] = False
     for _, group in rows.groupby(["dataset", "model"]):
-        rows.loc[group.index, "pareto_size"] = pareto_front(group["file_bytes_mean"], group["balanced_accuracy_mean"])
-        rows.loc[group.index, "pareto_latency"] = pareto_front(group["latency_ms_b1_mean"],
-                                                               group["balanced_accuracy_mean"])
+        score = group["balanced_accuracy_mean"]
+        rows.loc[group.index, "pareto_size"] = pareto_front(group["file_bytes_mean"], score, budget)
+        rows.loc[group.index, "pareto_latency"] = pareto_front(group["latency_ms_b1_mean"], score, budget)
     return rows[list(VARIANT_COLUMNS)].reset_index(drop=True)
 
 

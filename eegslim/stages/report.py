@@ -57,7 +57,7 @@ def run(metrics_files: list[str], dataset_files: dict[str, dict], out_html, tabl
     started = time.perf_counter()
     agg = inference.with_confidence(aggregate(records), inference.confidence(records, budget, boot, preds))
     log.info("confidence intervals of %d configurations in %.1f s", len(agg), time.perf_counter() - started)
-    variants = select.deployable(records, agg, flash_mbit)
+    variants = select.deployable(records, agg, flash_mbit, budget)
     selection = select.select(variants, agg)
     verdicts = select.budget_verdicts(variants)
     subjects = inference.subject_table(records, _subject_configs(agg, selection), preds)
