@@ -507,3 +507,14 @@ def test_accuracy_below_the_majority_class_and_noisy_timings_are_flagged():
     assert "below the majority class (0.747)" in accuracy_html(below)
     assert "majority" not in accuracy_html({**below, "accuracy_mean": 0.80})
     assert "unreliable" in fmt_ms(0.2, 0.3) and "unreliable" not in fmt_ms(0.2, 0.05)
+
+
+def test_per_fold_scores_are_shown_beside_each_baseline():
+    from eegslim.report.html import per_fold_scores
+
+    records = pd.DataFrame({"model": ["eegnet"] * 4 + ["eegnet", "bandpower_lr"],
+                            "method": [None] * 4 + ["l1_filter", None],
+                            "variant": ["torch"] * 5 + ["sklearn"], "fold": [0, 0, 1, 1, 0, 0],
+                            "balanced_accuracy": [0.6, 0.8, 0.5, 0.6, 0.1, 0.55]})
+    assert per_fold_scores(records) == {"bandpower_lr": "0.550", "eegnet": "0.700, 0.550"}
+    assert per_fold_scores(records.assign(fold=None)) == {}

@@ -305,15 +305,25 @@ def reference_sentence(base: pd.DataFrame) -> str:
             "regression answers little.</p>")
 
 
+def per_fold_scores(records: pd.DataFrame) -> dict[str, str]:
+    """Model → its baseline's balanced accuracy per fold (mean over seeds), '0.742, 0.698, …'; {} without folds.
+    records: one dataset's metrics records."""
+    base = records[records["method"].isna() & records["variant"].isin(RECORD_VARIANTS) & records["fold"].notna()]
+    return {model: ", ".join(f"{v:.3f}" for v in group.groupby("fold")["balanced_accuracy"].mean())
+            for model, group in base.groupby("model")}
+
+
 def comparison_html(rows: pd.DataFrame, published: list[dict], labels: dict[str, str] | None = None,
-                    subjects: pd.DataFrame | None = None, protocol: str | None = None) -> str:
+                    subjects: pd.DataFrame | None = None, protocol: str | None = None,
+                    folds: dict[str, str] | None = None) -> str:
     """Every model's unpruned baseline (CI, above-chance flag, share of subjects above chance, paired Δ against the
     classical reference) beside the published results on the real data and chance.
 
     rows: one dataset's aggregated rows (`collect.aggregate` + `inference.with_confidence`); subjects: its
     per-subject scores (`inference.subject_table`); protocol: this run's split (e.g. a published protocol scaled
-    to the subjects at hand), named in each of its rows so they are not read as the published protocol."""
-    labels = labels or {}
+    to the subjects at hand), named in each of its rows so they are not read as the published protocol; folds:
+    `per_fold_scores` of the dataset, a column when given."""
+    labels, folds = labels or {}, folds or {}
     subjects = subjects if subjects is not None else pd.DataFrame(columns=["model", "method", "variant",
                                                                            "balanced_accuracy"])
     base = rows[rows["method"].isna() & (rows["stage"] == "baseline")]
@@ -326,25 +336,28 @@ def comparison_html(rows: pd.DataFrame, published: list[dict], labels: dict[str,
                       accuracy_html(r),
                       _share_above_chance(subjects, r["model"], r["chance_balanced_accuracy_mean"]), reference,
                       f"this run, n = {r['n_runs']} runs, {fmt_int(r.get('n_subjects'))} test subjects"
-                      + (f"; {escape(protocol)}" if protocol else "")])
+                      + (f"; {escape(protocol)}" if protocol else "")]
+                     + ([escape(folds.get(r["model"], "—"))] if folds else []))
         classes.append("")
     for e in published:
         metric = str(e.get("metric", "")).lower().replace(" ", "_")
         value = fmt_num(e.get("value")) if isinstance(e.get("value"), (int, float)) else escape(str(e.get("value")))
         cells.append([escape(str(e.get("model", ""))), "published, on the real data",
                       value if metric == "balanced_accuracy" else "—", value if metric == "accuracy" else "—",
-                      "—", "—", escape(f"{e.get('metric')}: {e.get('source', '')}")])
+                      "—", "—", escape(f"{e.get('metric')}: {e.get('source', '')}")] + (["—"] if folds else []))
         classes.append("pub")
     if not base.empty:
         cells.append(["chance", "", fmt_num(base["chance_balanced_accuracy_mean"].mean()),
-                      fmt_num(base["chance_accuracy_mean"].mean()), "", "", "1/classes; majority-class share"])
+                      fmt_num(base["chance_accuracy_mean"].mean()), "", "", "1/classes; majority-class share"]
+                     + ([""] if folds else []))
         classes.append("")
     if not cells:
         return ""
     note = f"<p>{PUBLISHED_NOTE}</p>" if published else ""
     return note + reference_sentence(base) + _table(
         ["model", "variant", "balanced acc. [95 % CI]", "accuracy", "subjects above chance",
-         "Δ vs classical reference [95 % CI]", "note"], cells, text_cols=2, row_classes=classes)
+         "Δ vs classical reference [95 % CI]", "note"] + (["bal. acc. per fold (mean over seeds)"] if folds else []),
+        cells, text_cols=2, row_classes=classes)
 
 
 def pretrain_html(b64: str | None, histories: list[dict]) -> str:

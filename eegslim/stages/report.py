@@ -91,7 +91,8 @@ def run(metrics_files: list[str], dataset_files: dict[str, dict], out_html, tabl
                             evidence[evidence["dataset"] == ds], fvs[fvs["dataset"] == ds],
                             verdicts[verdicts["dataset"] == ds], budget, flash_mbit)
         comparison = html.comparison_html(mine, published.get(ds, []), model_labels,
-                                          subjects[subjects["dataset"] == ds], ds_facts.split_description)
+                                          subjects[subjects["dataset"] == ds], ds_facts.split_description,
+                                          html.per_fold_scores(records[records["dataset"] == ds]))
         sections.append((ds, html.dataset_section(index, ds_facts, rows, part, pictures, budget,
                                                   published.get(ds, []), comparison)))
     histories = [read_json(path) for path in pretrain_histories]
