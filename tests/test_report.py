@@ -518,3 +518,19 @@ def test_per_fold_scores_are_shown_beside_each_baseline():
                             "balanced_accuracy": [0.6, 0.8, 0.5, 0.6, 0.1, 0.55]})
     assert per_fold_scores(records) == {"bandpower_lr": "0.550", "eegnet": "0.700, 0.550"}
     assert per_fold_scores(records.assign(fold=None)) == {}
+
+
+def test_ratio_figure_has_a_panel_only_for_pruned_models(tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+
+    from eegslim.report import collect, figures, inference
+
+    titles = []
+    real = Axes.set_title
+    monkeypatch.setattr(Axes, "set_title",
+                        lambda self, label, *a, **k: titles.append(label) or real(self, label, *a, **k))
+    records = collect.load_records(write_grid(tmp_path, "d"))
+    agg = inference.with_confidence(collect.aggregate(records), inference.confidence(records, 0.01))
+    assert figures.ratio_figure(agg) and sorted(titles) == ["eegnet", "labram"]
+    titles.clear()
+    assert figures.ratio_figure(agg[(agg["model"] == "eegnet") | agg["method"].isna()]) and titles == ["eegnet"]

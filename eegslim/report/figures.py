@@ -69,7 +69,8 @@ def _published(ax, published) -> None:
 
 def ratio_figure(agg: pd.DataFrame, budget: float = 0.0, published=()) -> str | None:
     """Balanced accuracy vs pruning ratio of the pruned checkpoints of one dataset, one panel per model and one
-    line per (method, recovery) with 95 % subject-bootstrap CIs as error bars, the baseline mean ± `budget` as a
+    line per (method, recovery) with 95 % subject-bootstrap CIs as error bars (models without pruned checkpoints
+    get no panel), the baseline mean ± `budget` as a
     band, chance as a dashed line, the classical reference as a dash-dot line and published balanced accuracies
     (`published`: report.published entries of the dataset) as dotted lines.
     None when the dataset has no pruned checkpoint."""
@@ -77,7 +78,7 @@ def ratio_figure(agg: pd.DataFrame, budget: float = 0.0, published=()) -> str | 
     pruned = torch[torch["method"].notna()]
     if pruned.empty:
         return None
-    models = sorted(torch["model"].unique())
+    models = sorted(pruned["model"].unique())  # a model that was not pruned gets no empty panel
     colors = _colors(pruned["method"])
     with matplotlib.rc_context(RC):
         fig = Figure(figsize=(4.2 * len(models), 3.4), layout="constrained")
