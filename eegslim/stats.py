@@ -230,7 +230,7 @@ def _replicates(groups: dict, metrics: tuple[str, ...], n_boot: int, seed) -> tu
     n_classes = _n_classes(p for runs in groups.values() for run in runs for p in run)
     k = len(next(iter(groups.values()))[0])
     rng = np.random.default_rng(seed)
-    fulls, boots, n_subjects = [], [], 0
+    fulls, boots, n_subjects, resampled = [], [], 0, False
     for stratum in _sorted_strata(groups):
         confs, subjects = [], None
         for run in groups[stratum]:
@@ -246,6 +246,7 @@ def _replicates(groups: dict, metrics: tuple[str, ...], n_boot: int, seed) -> tu
         if n_s == 0:
             raise ValueError(f"stratum {stratum!r}: no test windows to resample")
         n_subjects += n_s
+        resampled |= n_s > 1
         # (S, N·N·R_s·k): subject s's window counts per (true, predicted, run, member)
         flat = np.stack(confs, axis=-1).astype(np.float64).reshape(n_s, -1)
         w = _draw_weights(rng, n_boot, n_s)                          # (B, S) draw multiplicities
@@ -259,12 +260,15 @@ def _replicates(groups: dict, metrics: tuple[str, ...], n_boot: int, seed) -> tu
         full, boot = fn(full_conf), fn(boot_conf)                                          # (R, k), (R, k, B)
         full, boot = (full[:, 0] - full[:, 1], boot[:, 0] - boot[:, 1]) if k == 2 else (full[:, 0], boot[:, 0])
         out[name] = (float(_order_free_mean(full)), _order_free_mean(boot))
-    return out, full_conf.shape[2], n_subjects
+    return out, full_conf.shape[2], n_subjects, resampled
 
 
-def _estimate(point: float, reps: np.ndarray, n_runs: int, n_subjects: int, n_boot: int, level: float) -> Estimate:
+def _estimate(point: float, reps: np.ndarray, n_runs: int, n_subjects: int, n_boot: int, level: float,
+              resampled: bool = True) -> Estimate:
+    """The percentile interval of `reps`; NaN bounds when no stratum had two subjects to resample (one test
+    subject per fold: every replicate repeats the point, which is no interval)."""
     tail = 100.0 * (1.0 - level) / 2.0
-    low, high = np.percentile(reps, [tail, 100.0 - tail])
+    low, high = np.percentile(reps, [tail, 100.0 - tail]) if resampled else (np.nan, np.nan)
     return Estimate(mean=point, low=float(low), high=float(high), n_runs=n_runs, n_subjects=n_subjects,
                     n_boot=int(n_boot), level=float(level))
 
@@ -340,8 +344,9 @@ def bootstrap_scores(runs: Sequence[tuple[Hashable, Predictions]], metrics: Sequ
                      n_boot: int = 2000, seed=0, level: float = 0.95) -> dict[str, Estimate]:
     """bootstrap_score of several metrics at once, on the same draws (each Estimate equals bootstrap_score's)."""
     _check_args(n_boot, level)
-    results, n_runs, n_subjects = _replicates(_group_runs(runs), tuple(metrics), n_boot, seed)
-    return {name: _estimate(point, reps, n_runs, n_subjects, n_boot, level) for name, (point, reps) in results.items()}
+    results, n_runs, n_subjects, resampled = _replicates(_group_runs(runs), tuple(metrics), n_boot, seed)
+    return {name: _estimate(point, reps, n_runs, n_subjects, n_boot, level, resampled)
+            for name, (point, reps) in results.items()}
 
 
 def bootstrap_deltas(pairs: Sequence[tuple[Hashable, Predictions, Predictions]],
@@ -349,8 +354,9 @@ def bootstrap_deltas(pairs: Sequence[tuple[Hashable, Predictions, Predictions]],
                      level: float = 0.95) -> dict[str, Estimate]:
     """bootstrap_delta of several metrics at once, on the same draws (each Estimate equals bootstrap_delta's)."""
     _check_args(n_boot, level)
-    results, n_runs, n_subjects = _replicates(_group_pairs(pairs), tuple(metrics), n_boot, seed)
-    return {name: _estimate(point, reps, n_runs, n_subjects, n_boot, level) for name, (point, reps) in results.items()}
+    results, n_runs, n_subjects, resampled = _replicates(_group_pairs(pairs), tuple(metrics), n_boot, seed)
+    return {name: _estimate(point, reps, n_runs, n_subjects, n_boot, level, resampled)
+            for name, (point, reps) in results.items()}
 
 
 # ------------------------------------------------------------------------------------------- per-subject scores
@@ -392,6 +398,7 @@ def verdict(delta: Estimate, budget: float) -> str:
     "within budget": the whole interval is above −budget (delta.low ≥ −budget, tolerance 1e-12);
     "inconclusive": the point estimate is within the budget but the interval reaches below it;
     "over budget": the point estimate itself lost more than the budget.
+    Without an interval (NaN bounds: one test subject per stratum) a difference is never "within budget".
     """
     if delta.low >= -budget - _TOLERANCE:
         return VERDICTS[0]
@@ -400,6 +407,6 @@ def verdict(delta: Estimate, budget: float) -> str:
     return VERDICTS[2]
 
 
-def above_chance(est: Estimate, chance: float) -> bool:
-    """True when the whole interval lies above chance (est.low > chance)."""
-    return bool(est.low > chance)
+def above_chance(est: Estimate, chance: float) -> bool | None:
+    """True when the whole interval lies above chance (est.low > chance); None without an interval."""
+    return None if np.isnan(est.low) else bool(est.low > chance)

@@ -478,11 +478,13 @@ def _agg_row(model, ba, low, above=True, ref=(np.nan, np.nan, np.nan), variant="
     (True, (1, 0, 0), True, "recommended", ""),
     (True, (0, 2, 1), False, "none within budget", "(2 inconclusive, 1 over budget)"),
     (True, (0, 0, 0), False, "not compressed", "prune.models, prune.datasets"),
+    (None, (0, 1, 0), False, "no interval", "one test subject per fold"),
 ])
 def test_headline_status_says_why_there_is_no_pick(above, counts, picked, status, why):
     from eegslim.report.headline import headline_table
 
-    agg = pd.DataFrame([_agg_row("eegnet", 0.7, 0.6 if above else 0.45, above, (0.05, 0.01, 0.09)),
+    low = {True: 0.6, False: 0.45, None: np.nan}[above]
+    agg = pd.DataFrame([_agg_row("eegnet", 0.7, low, above, (0.05, 0.01, 0.09)),
                         _agg_row("bandpower_lr", 0.65, 0.6, variant="sklearn")])
     pick = {"dataset": "d", "model": "eegnet", "criterion": "smallest", "configuration": "l1_filter 0.5 finetune",
             "variant": "int8_dynamic", "file_bytes_mean": 4000.0, "fits_flash": True, "delta_balanced_accuracy": 0.0,

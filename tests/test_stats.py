@@ -275,3 +275,18 @@ def test_cache_follows_the_object():
         expected = balanced_accuracy_score(run.y_true, run.y_pred)
         assert stats.bootstrap_score([(None, run)], n_boot=5).mean == pytest.approx(expected, abs=1e-12)
     assert isinstance(stats.subject_scores([]), pd.DataFrame)
+
+
+def test_one_test_subject_per_fold_gives_no_interval_and_no_claims():
+    """Every replicate of a stratum with one subject repeats it: no interval, so neither 'above chance' nor
+    'within budget' can be claimed (a zero-width interval would claim both)."""
+    rng = np.random.default_rng(0)
+    runs = [(fold, random_run(rng, [f"s{fold}"], p_correct=0.9)) for fold in range(3)]
+    est = stats.bootstrap_score(runs)
+    assert est.n_subjects == 3 and 0.8 < est.mean and np.isnan(est.low) and np.isnan(est.high)
+    assert stats.above_chance(est, 0.5) is None
+    delta = stats.bootstrap_delta([(fold, run, run) for fold, run in runs])
+    assert delta.mean == 0.0 and np.isnan(delta.low)
+    assert stats.verdict(delta, 0.01) == "inconclusive"
+    two = stats.bootstrap_score([(0, random_run(rng, ["a", "b"]))])  # two subjects in a stratum: an interval
+    assert two.low < two.high

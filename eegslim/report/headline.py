@@ -18,14 +18,17 @@ HEADLINE_COLUMNS = (
     "fits_flash", "why",
 )
 # status: what the row says, in the order the checks run
-REFERENCE, AT_CHANCE, RECOMMENDED, UNRESOLVED, NOT_COMPRESSED = (
-    "classical reference", "at chance", "recommended", "none within budget", "not compressed")
+REFERENCE, NO_INTERVAL, AT_CHANCE, RECOMMENDED, UNRESOLVED, NOT_COMPRESSED = (
+    "classical reference", "no interval", "at chance", "recommended", "none within budget", "not compressed")
 
 
 def _why(status: str, verdict_row: pd.Series | None, budget: float) -> str:
     """The plain sentence for a row without a recommendation."""
     if status == REFERENCE:
         return "band power + logistic regression: the score a deep model must beat; not pruned, not exported"
+    if status == NO_INTERVAL:
+        return ("one test subject per fold gives no confidence interval, so neither accuracy above chance nor a "
+                "variant within budget can be shown; test on more subjects")
     if status == AT_CHANCE:
         return "its balanced-accuracy interval reaches chance: it learned nothing to compress"
     if status == NOT_COMPRESSED:
@@ -54,6 +57,8 @@ def headline_table(agg: pd.DataFrame, selection: pd.DataFrame, verdicts: pd.Data
         candidates = verdict_by.loc[key] if key in verdict_by.index else None
         if b["model"] == REFERENCE_MODEL:
             status = REFERENCE
+        elif pd.isna(b.get("balanced_accuracy_low")):
+            status = NO_INTERVAL
         elif b.get("above_chance") is False or b.get("above_chance") is np.False_:
             status = AT_CHANCE
         elif key in smallest.index:
