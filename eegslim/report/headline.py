@@ -9,6 +9,7 @@ import pandas as pd
 
 from eegslim.catalog import RECORD_VARIANTS, REFERENCE_MODEL
 from eegslim.report.html import chance_flag, fmt_ci, fmt_ratio
+from eegslim.stats import VERDICTS
 
 HEADLINE_COLUMNS = (
     "dataset", "model", "n_runs", "balanced_accuracy_mean", "balanced_accuracy_low", "balanced_accuracy_high",
@@ -59,11 +60,11 @@ def headline_table(agg: pd.DataFrame, selection: pd.DataFrame, verdicts: pd.Data
             status = REFERENCE
         elif pd.isna(b.get("balanced_accuracy_low")):
             status = NO_INTERVAL
-        elif b.get("above_chance") is False or b.get("above_chance") is np.False_:
+        elif b.get("above_chance") is not None and not b.get("above_chance"):
             status = AT_CHANCE
         elif key in smallest.index:
             status = RECOMMENDED
-        elif candidates is None or candidates[["within budget", "inconclusive", "over budget"]].sum() == 0:
+        elif candidates is None or candidates[list(VERDICTS)].sum() == 0:
             status = NOT_COMPRESSED
         else:
             status = UNRESOLVED
