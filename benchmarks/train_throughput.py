@@ -18,6 +18,7 @@ Run (from the repository root; prints a Markdown table):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import time
 
@@ -60,25 +61,28 @@ def run_eegslim(name, X, y, Xv, yv) -> float:
     return train_eegslim(name, X, y, Xv, yv)[1]
 
 
-def run_module_path(name, X, y, Xv, yv) -> float:
-    """eegslim's loop with the spatial-first block switched off."""
+@contextlib.contextmanager
+def module_path():
+    """EEGNet's first block on its modules (what training ran before `eegslim.models.spatial_first`)."""
     applies = spatial_first.applies
     spatial_first.applies = lambda *args: False
     try:
-        return run_eegslim(name, X, y, Xv, yv)
+        yield
     finally:
         spatial_first.applies = applies
+
+
+def run_module_path(name, X, y, Xv, yv) -> float:
+    """eegslim's loop with the spatial-first block switched off."""
+    with module_path():
+        return run_eegslim(name, X, y, Xv, yv)
 
 
 def path_difference(X, y, Xv, yv) -> float:
     """Max |Δ logit| on the validation windows between EEGNet trained spatial-first and on the module path."""
-    applies = spatial_first.applies
     fast = train_eegslim("eegnet", X, y, Xv, yv)[0]
-    spatial_first.applies = lambda *args: False
-    try:
+    with module_path():
         slow = train_eegslim("eegnet", X, y, Xv, yv)[0]
-    finally:
-        spatial_first.applies = applies
     with torch.no_grad():
         return float((fast.eval()(torch.from_numpy(Xv)) - slow.eval()(torch.from_numpy(Xv))).abs().max())
 

@@ -264,7 +264,7 @@ def _replicates(groups: dict, metrics: tuple[str, ...], n_boot: int, seed) -> tu
 
 
 def _estimate(point: float, reps: np.ndarray, n_runs: int, n_subjects: int, n_boot: int, level: float,
-              resampled: bool = True) -> Estimate:
+              resampled: bool) -> Estimate:
     """The percentile interval of `reps`; NaN bounds when no stratum had two subjects to resample (one test
     subject per fold: every replicate repeats the point, which is no interval)."""
     tail = 100.0 * (1.0 - level) / 2.0

@@ -69,10 +69,10 @@ def _published(ax, published) -> None:
 
 def ratio_figure(agg: pd.DataFrame, budget: float = 0.0, published=()) -> str | None:
     """Balanced accuracy vs pruning ratio of the pruned checkpoints of one dataset, one panel per model and one
-    line per (method, recovery) with 95 % subject-bootstrap CIs as error bars (models without pruned checkpoints
-    get no panel), the baseline mean ± `budget` as a
+    line per (method, recovery) with 95 % subject-bootstrap CIs as error bars, the baseline mean ± `budget` as a
     band, chance as a dashed line, the classical reference as a dash-dot line and published balanced accuracies
-    (`published`: report.published entries of the dataset) as dotted lines.
+    (`published`: report.published entries of the dataset) as dotted lines. Models without pruned checkpoints get
+    no panel.
     None when the dataset has no pruned checkpoint."""
     torch = agg[agg["variant"] == "torch"]
     pruned = torch[torch["method"].notna()]
