@@ -3,6 +3,10 @@
 `seed{s}` under a single split (subject or official protocol); `fold{f}-seed{s}` under `split.protocol: kfold`,
 where every fold of the subject-wise k-fold is trained and evaluated on its own split file. The report averages
 a configuration over its runs (seeds × folds).
+
+Pretraining scopes name the encoder a fine-tuning run starts from (results/pretrain/{size}/{scope}/): `all`, one
+encoder on every pool member's train part, or `{dataset}-fold{k}` when the fine-tuned dataset is itself k-folded
+in the pool, so that fold k's encoder never saw fold k's test subjects.
 """
 
 from __future__ import annotations
@@ -24,3 +28,20 @@ def parse_run(name: str) -> tuple[int | None, int]:
     if match is None:
         raise ValueError(f"run {name!r}: expected 'seed<N>' or 'fold<K>-seed<N>'")
     return (None if match["fold"] is None else int(match["fold"])), int(match["seed"])
+
+
+POOLED_SCOPE = "all"
+
+
+def pretrain_scope(dataset: str, run: str, pool: list[str]) -> str:
+    """The pretraining scope of run `run` of `dataset` when `pool` datasets are pretrained on."""
+    fold = parse_run(run)[0]
+    return f"{dataset}-fold{fold}" if fold is not None and dataset in pool else POOLED_SCOPE
+
+
+def held_out_fold(scope: str) -> tuple[str, int] | None:
+    """(dataset, fold) whose test subjects pretraining scope `scope` leaves out; None for the pooled scope."""
+    if scope == POOLED_SCOPE:
+        return None
+    dataset, _, fold = scope.rpartition("-fold")
+    return dataset, int(fold)

@@ -312,6 +312,31 @@ def test_dag_has_pretrain_before_finetune_only_when_pretrained(tmp_path, overlay
     assert ("finetune", "prune") in edges
 
 
+def planned_inputs(output: str, rule: str) -> dict[str, list[str]]:
+    """Output path -> input paths of every `rule` job in a dry run's printout (keyed by the first output)."""
+    jobs = re.findall(rf"^rule {rule}:\n((?:    .*\n)+)", output, flags=re.M)
+    fields = [dict(re.findall(r"^    (\w+): (.*)$", job, flags=re.M)) for job in jobs]
+    return {f["output"].split(", ")[0]: f["input"].split(", ") for f in fields}
+
+
+def test_a_k_folded_pool_member_is_pretrained_once_per_fold_without_its_test_subjects(tmp_path):
+    path = tmp_path / "overlay.yaml"
+    path.write_text("models: [eegnet, labram_pt]\nprune: {models: [eegnet]}\nsensitivity: {ratios: []}\n"
+                    "datasets: {demo_rest: {split: {protocol: kfold, n_folds: 3}}}\n")
+    out = snakemake(tmp_path, "-n", "results/report.html", configs=(path,)).stdout
+    pretrain, finetune = planned_inputs(out, "pretrain"), planned_inputs(out, "finetune")
+    checkpoint = "results/pretrain/tiny/{}/model.safetensors"
+    assert sorted(pretrain) == sorted(checkpoint.format(s) for s in ["all", *(f"demo_rest-fold{k}" for k in range(3))])
+    for k in range(3):   # fold k's encoder reads fold k's split file (its train and val parts), no other fold's
+        inputs = pretrain[checkpoint.format(f"demo_rest-fold{k}")]
+        assert "results/demo_rest/splits/fold{}.json".format(k) in inputs and "results/demo_sleep/splits.json" in inputs
+        assert not any(f"fold{j}.json" in i for i in inputs for j in range(3) if j != k)
+        assert checkpoint.format(f"demo_rest-fold{k}") in finetune[f"results/demo_rest/labram_pt/baseline/fold{k}-seed0/"
+                                                                  "model.safetensors"]
+    assert checkpoint.format("all") in finetune["results/demo_sleep/labram_pt/baseline/seed0/model.safetensors"]
+    assert "results/demo_rest/splits/fold0.json" in pretrain[checkpoint.format("all")]  # no demo_rest subject tested
+
+
 def test_unknown_pretrain_dataset_names_the_key(tmp_path):
     path = tmp_path / "overlay.yaml"
     path.write_text("pretrain: {datasets: [demo_rest, nope]}\n")

@@ -455,6 +455,14 @@ def test_headline_leads_the_page_and_matches_the_selection(built):
     merged = headline.merge(bases, on=["dataset", "model"], suffixes=("", "_summary"))
     assert (merged["above_chance"] == merged["above_chance_summary"]).all()
     assert not (merged["status"].eq("recommended") & ~merged["above_chance"]).any()
+    # each headline row links to its dataset's section and to its model's row there, and each target exists once
+    rows = re.findall(r'<tr[^>]*><td class=t><a href="#([^"]+)">([^<]+)</a></td><td class=t><a href="#([^"]+)">'
+                      r'([^<]+)</a>', page[answer:])
+    assert sorted((ds, model) for _, ds, _, model in rows) == sorted(zip(headline["dataset"], headline["model"]))
+    for section_id, ds, row_id, model in rows:
+        assert page.count(f'id="{section_id}"') == page.count(f'id="{row_id}"') == 1
+        row = page[page.index(f'id="{row_id}"'):]
+        assert section(page, ds).count(f'id="{row_id}"') == 1 and row[:row.index("</tr>")].count(f">{model}<") == 1
 
 
 def test_details_are_folded_below_the_answer(built):
@@ -464,6 +472,9 @@ def test_details_are_folded_below_the_answer(built):
         "<details><summary>Every configuration")
     captions = re.findall(r"<figcaption><b>Figure (\d+)\.</b>", built["html"])
     assert captions == [str(i) for i in range(1, len(captions) + 1)] and len(captions) == 8
+    tables = re.findall(r"<caption><b>Table (\d+)\.</b>", built["html"])
+    assert tables == [str(i) for i in range(1, len(tables) + 1)] and len(tables) >= 6
+    assert built["html"].index("<caption><b>Table 1.</b> What to deploy") < built["html"].index('id="ds0-')
 
 
 def _agg_row(model, ba, low, above=True, ref=(np.nan, np.nan, np.nan), variant="torch"):
@@ -536,3 +547,25 @@ def test_ratio_figure_has_a_panel_only_for_pruned_models(tmp_path, monkeypatch):
     assert figures.ratio_figure(agg) and sorted(titles) == ["eegnet", "labram"]
     titles.clear()
     assert figures.ratio_figure(agg[(agg["model"] == "eegnet") | agg["method"].isna()]) and titles == ["eegnet"]
+
+
+def test_ratio_figure_shades_each_line_s_confidence_interval(tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+
+    from eegslim.report import collect, figures, inference
+
+    bands = []
+    real = Axes.fill_between
+    monkeypatch.setattr(Axes, "fill_between", lambda self, x, y1, y2, *a, **k: bands.append((x, y1, y2))
+                        or real(self, x, y1, y2, *a, **k))
+    records = collect.load_records(write_grid(tmp_path, "d"))
+    agg = inference.with_confidence(collect.aggregate(records), inference.confidence(records, 0.01))
+    figures.ratio_figure(agg)
+    pruned = agg[(agg["variant"] == "torch") & agg["method"].notna()]
+    lines = pruned.groupby(["model", "method", "recovery"], dropna=False)
+    assert len(bands) == lines.ngroups
+    for (_, line), (x, low, high) in zip(sorted(lines, key=lambda kv: kv[0]), bands):
+        line = line.sort_values("ratio")
+        assert np.allclose(x, line["ratio"]) and np.allclose(low, line["balanced_accuracy_low"], equal_nan=True)
+        assert np.allclose(high, line["balanced_accuracy_high"], equal_nan=True)
+        assert (np.nan_to_num(low) <= line["balanced_accuracy_mean"].to_numpy() + 1e-12).all()

@@ -69,7 +69,8 @@ def selection_html(selection: pd.DataFrame, budget: float, flash_mbit: float) ->
             + _table(["model", "criterion", "configuration", "variant", "n", "baseline bal. acc.",
                       "bal. acc. [95 % CI]", "Δ [95 % CI]",
                       "agreement fp32", "params", "file kB", "gzip kB", "b1 ms", "params ↓", "file ↓", "gzip ↓",
-                      "b1 speed-up", "b64 speed-up", f"fits {flash_mbit:g} Mbit"], rows, text_cols=4))
+                      "b1 speed-up", "b64 speed-up", f"fits {flash_mbit:g} Mbit"], rows, text_cols=4,
+                     caption="The smallest and the fastest variant within budget, per model."))
 
 
 def variants_html(variants: pd.DataFrame, flash_mbit: float) -> str:
@@ -87,7 +88,8 @@ def variants_html(variants: pd.DataFrame, flash_mbit: float) -> str:
             for _, r in variants.iterrows()]
     table = _table(["model", "configuration", "variant", "n", "bal. acc. [95 % CI]", "Δ [95 % CI]", "agreement fp32",
                     "params", "nonzero params", "MACs", "file kB", "gzip kB", "b1 ms", "b64 ms", "verdict",
-                    f"fits {flash_mbit:g} Mbit", "Pareto"], rows, text_cols=3)
+                    f"fits {flash_mbit:g} Mbit", "Pareto"], rows, text_cols=3,
+                   caption="Every ONNX variant: size, speed, budget verdict, flash fit and Pareto fronts.")
     return f"<details><summary>All ONNX variants ({len(rows)})</summary>{table}</details>"
 
 
@@ -98,7 +100,8 @@ def sparsity_html(evidence: pd.DataFrame) -> str:
         rows = [[escape(r["model"]), escape(r["configuration"]), f"{r['zero_fraction']:.0%}",
                  f"{r['file_fraction']:.2f}", f"{r['gzip_fraction']:.2f}"] for _, r in evidence.iterrows()]
         parts.append("<p>Measured (fp32 ONNX, fraction of the baseline's):</p>"
-                     + _table(["model", "configuration", "zero weights", "file size", "gzip size"], rows, text_cols=2))
+                     + _table(["model", "configuration", "zero weights", "file size", "gzip size"], rows, text_cols=2,
+                              caption="What unstructured sparsity does to file and gzip size."))
     return "".join(parts)
 
 
@@ -116,7 +119,8 @@ def finetune_scratch_html(fvs: pd.DataFrame, figure: str | None) -> str:
             for _, r in fvs.iterrows()]
     return ("<h3>Fine-tune vs scratch</h3>"
             + _table(["model", "method", "ratio", "fine-tune bal. acc.", "scratch bal. acc.", "fine-tune − scratch"],
-                     rows, text_cols=2)
+                     rows, text_cols=2, caption="Pruned weights fine-tuned vs the pruned structure trained from "
+                     "scratch (mean ± std over runs).")
             + _figure(figure, "fine-tune minus scratch balanced accuracy vs pruning ratio", "",
                       "Fine-tuned minus from-scratch balanced accuracy per pruning ratio: above 0, keeping the "
                       "pruned weights helped; below 0, retraining the pruned structure from scratch was better."))

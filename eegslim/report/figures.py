@@ -59,6 +59,16 @@ def ci_errors(rows: pd.DataFrame, prefix: str = "balanced_accuracy") -> np.ndarr
     return np.nan_to_num(np.clip(np.vstack([mean - low, high - mean]), 0, None))
 
 
+def _ci_band(ax, line: pd.DataFrame, color) -> None:
+    """The 95 % CI of balanced accuracy along a line (x = `ratio`) as a translucent band; gaps where a bound is
+    missing (no interval: fewer than two test subjects per stratum)."""
+    low, high = line.get("balanced_accuracy_low"), line.get("balanced_accuracy_high")
+    if low is None or high is None:
+        return
+    ax.fill_between(line["ratio"].to_numpy(float), low.to_numpy(float), high.to_numpy(float), color=color,
+                    alpha=0.15, linewidth=0)
+
+
 def _published(ax, published) -> None:
     """Published balanced accuracies on the real data (report.published entries) as dotted lines."""
     for entry in published:
@@ -69,7 +79,7 @@ def _published(ax, published) -> None:
 
 def ratio_figure(agg: pd.DataFrame, budget: float = 0.0, published=()) -> str | None:
     """Balanced accuracy vs pruning ratio of the pruned checkpoints of one dataset, one panel per model and one
-    line per (method, recovery) with 95 % subject-bootstrap CIs as error bars, the baseline mean ± `budget` as a
+    line per (method, recovery) with its 95 % subject-bootstrap CI as a shaded band, the baseline mean ± `budget` as a
     band, chance as a dashed line, the classical reference as a dash-dot line and published balanced accuracies
     (`published`: report.published entries of the dataset) as dotted lines. Models without pruned checkpoints get
     no panel.
@@ -95,9 +105,10 @@ def ratio_figure(agg: pd.DataFrame, budget: float = 0.0, published=()) -> str | 
             mine = rows[rows["method"].notna()]
             for (method, recovery), line in mine.groupby(["method", "recovery"], dropna=False, sort=True):
                 line = line.sort_values("ratio")
-                ax.errorbar(line["ratio"], line["balanced_accuracy_mean"], yerr=ci_errors(line), color=colors[method],
-                            linestyle=RECOVERY_STYLE.get(recovery, "--"), marker="o", markersize=4, capsize=2,
-                            label=f"{method} · {recovery}" if isinstance(recovery, str) else method)
+                ax.plot(line["ratio"], line["balanced_accuracy_mean"], color=colors[method],
+                        linestyle=RECOVERY_STYLE.get(recovery, "--"), marker="o", markersize=4,
+                        label=f"{method} · {recovery}" if isinstance(recovery, str) else method)
+                _ci_band(ax, line, colors[method])
             ax.set_title(model)
             ax.set_xlabel("pruning ratio")
             ax.set_xlim(0, 1)
@@ -194,7 +205,7 @@ def sensitivity_figure(table: pd.DataFrame) -> str | None:
 
 
 def pretrain_figure(histories: list[dict]) -> str | None:
-    """Masked-modelling loss per epoch (train solid, held-out val dashed), one colour per pretrained size."""
+    """Masked-modelling loss per epoch (train solid, held-out val dashed), one colour per checkpoint (`label`)."""
     histories = [h for h in histories if h.get("train_loss")]
     if not histories:
         return None
@@ -203,10 +214,10 @@ def pretrain_figure(histories: list[dict]) -> str | None:
         ax = fig.subplots()
         for i, h in enumerate(histories):
             color = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"][i % 10]
-            ax.plot(h["epoch"], h["train_loss"], marker="o", markersize=3, color=color, label=f"{h.get('size')} train")
+            ax.plot(h["epoch"], h["train_loss"], marker="o", markersize=3, color=color, label=f"{h['label']} train")
             val = [np.nan if v is None else v for v in h.get("val_loss", [])]
             if val and not all(np.isnan(val)):
-                ax.plot(h["epoch"], val, linestyle="--", color=color, label=f"{h.get('size')} val (held out)")
+                ax.plot(h["epoch"], val, linestyle="--", color=color, label=f"{h['label']} val (held out)")
         ax.set_xlabel("epoch")
         ax.set_ylabel("masked-patch MSE (amplitude + phase, both masks)")
         ax.legend(fontsize=7)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from eegslim.catalog import RECORD_VARIANTS, REFERENCE_MODEL
-from eegslim.report.html import chance_flag, fmt_ci, fmt_ratio
+from eegslim.report.html import TABLE_NUMBER, chance_flag, fmt_ci, fmt_ratio, model_anchor
 from eegslim.stats import VERDICTS
 
 HEADLINE_COLUMNS = (
@@ -89,13 +89,15 @@ def headline_html(table: pd.DataFrame, anchors: dict[str, str], budget: float, f
               f"Mbit (fits {flash_mbit:g})"]
     body = []
     for _, r in table.iterrows():
-        link = f'<a href="#{anchors[r["dataset"]]}">{escape(r["dataset"])}</a>' if r["dataset"] in anchors \
-            else escape(r["dataset"])
+        section = anchors.get(r["dataset"])
+        link = f'<a href="#{section}">{escape(r["dataset"])}</a>' if section else escape(r["dataset"])
+        model = (f'<a href="#{model_anchor(section, r["model"])}">{escape(r["model"])}</a>' if section
+                 else escape(r["model"]))
         reference = fmt_ci(r["vs_reference"], r["vs_reference_low"], r["vs_reference_high"], signed=True)
         if not pd.isna(r["vs_reference_low"]) and r["vs_reference_low"] > 0:
             reference = f'<span class="ok">{reference}</span>'
         score = fmt_ci(r["balanced_accuracy_mean"], r["balanced_accuracy_low"], r["balanced_accuracy_high"])
-        cells = [link, escape(r["model"]), score if chance_flag(r) == "" else f'<span class="bad">{score}</span>',
+        cells = [link, model, score if chance_flag(r) == "" else f'<span class="bad">{score}</span>',
                  reference if r["model"] != REFERENCE_MODEL else "—"]
         tds = "".join(f"<td{' class=t' if i < 2 else ''}>{c}</td>" for i, c in enumerate(cells))
         if r["status"] == RECOMMENDED:
@@ -116,5 +118,7 @@ def headline_html(table: pd.DataFrame, anchors: dict[str, str], budget: float, f
             f"the smallest ONNX variant whose paired Δ balanced accuracy has a 95 % CI lower bound ≥ −{budget:g} "
             "(reductions against the baseline's fp32 export), else why there is none. <span class=bad>Red</span>: not "
             "above chance; <span class=ok>green</span>: beats the classical reference (paired CI above 0). A "
-            "dataset's name leads to its curve and details.</p><div class=scroll><table class=headline><thead>"
+            "dataset's name leads to its curve and details, a model's to its row beside the reference.</p>"
+            f"<div class=scroll><table class=headline><caption><b>Table {TABLE_NUMBER}.</b> What to deploy, per "
+            "dataset and model.</caption><thead>"
             f"<tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div></section>")

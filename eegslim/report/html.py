@@ -19,6 +19,7 @@ h1 { font-size: 1.45rem; margin: 0.3rem 0; }
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.85rem; }
 th, td { border: 1px solid #ccc; padding: 0.2rem 0.45rem; text-align: right; }
 th { background: #f2f2f2; } td.t, th.t { text-align: left; }
+caption { caption-side: top; text-align: left; color: #444; padding: 0.2rem 0; }
 tr.base td { background: #eef4fb; font-weight: 600; }
 tr.pub td { background: #f7f3e8; font-style: italic; }
 .ok { color: #11703a; } .bad { color: #c00; font-weight: 600; } .neg { color: #c00; }
@@ -66,6 +67,10 @@ reference</b> (band power + logistic regression, not pruned and not exported) is
 in every accuracy figure.</p>
 """
 
+
+
+FIGURE_NUMBER = "\x00figure\x00"  # replaced by 1, 2, ... in page order (render_page)
+TABLE_NUMBER = "\x00table\x00"    # likewise, for numbered (captioned) tables
 
 def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
@@ -124,13 +129,19 @@ def fmt_ratio(value) -> str:
     return "n/a" if _missing(value) else f"{value:.2f}×"
 
 
-def _table(header: list[str], rows: list[list[str]], text_cols: int = 1, row_classes: list[str] | None = None) -> str:
-    """An HTML table of already-escaped cells; the first `text_cols` columns are left-aligned."""
+def _table(header: list[str], rows: list[list[str]], text_cols: int = 1, row_classes: list[str] | None = None,
+           caption: str = "", row_ids: list[str | None] | None = None) -> str:
+    """An HTML table of already-escaped cells; the first `text_cols` columns are left-aligned. `caption` (plain
+    text) makes it a numbered table; `row_ids`: an anchor per row (None for none)."""
     def cells(tag, values):
         return "".join(f'<{tag}{" class=t" if i < text_cols else ""}>{v}</{tag}>' for i, v in enumerate(values))
-    body = "".join(f'<tr{f" class={c}" if c else ""}>{cells("td", r)}</tr>'
-                   for r, c in zip(rows, row_classes or [""] * len(rows)))
-    return f"<div class=scroll><table><thead><tr>{cells('th', header)}</tr></thead><tbody>{body}</tbody></table></div>"
+    def attrs(css, row_id):
+        return (f" class={css}" if css else "") + (f' id="{row_id}"' if row_id else "")
+    body = "".join(f"<tr{attrs(c, i)}>{cells('td', r)}</tr>"
+                   for r, c, i in zip(rows, row_classes or [""] * len(rows), row_ids or [None] * len(rows)))
+    title = f"<caption><b>Table {TABLE_NUMBER}.</b> {escape(caption)}</caption>" if caption else ""
+    return (f"<div class=scroll><table>{title}<thead><tr>{cells('th', header)}</tr></thead><tbody>{body}</tbody>"
+            "</table></div>")
 
 
 def _counts_table(counts: dict[str, int], label: str) -> str:
@@ -212,11 +223,13 @@ def dataset_summary(facts: DatasetFacts, rows: pd.DataFrame | None = None) -> st
     if facts.split_windows is not None:
         subjects = facts.split_subjects or {}
         parts.append(_table(["part", "windows", "subjects"],
-                            [[f, fmt_int(facts.split_windows[f]), fmt_int(subjects.get(f))] for f in SPLIT_FOLDS]))
+                            [[f, fmt_int(facts.split_windows[f]), fmt_int(subjects.get(f))] for f in SPLIT_FOLDS],
+                            caption="Windows and subjects per split part."))
     if facts.folds:
         parts.append(_table(["fold", *(f"{p} windows (subjects)" for p in SPLIT_FOLDS)],
                             [[str(f["fold"]), *(f"{fmt_int(f['windows'][p])} ({fmt_int(f['subjects'].get(p))})"
-                                                for p in SPLIT_FOLDS)] for f in facts.folds]))
+                                                for p in SPLIT_FOLDS)] for f in facts.folds],
+                            caption="Windows (subjects) per part of each k-fold fold."))
     if facts.split_windows is not None or facts.folds:
         clean = not any((facts.shared or {}).values())
         parts.append(f'<p class="{"ok" if clean else "bad"}">Leakage audit: {escape(leakage_text(facts))}</p>')
@@ -260,7 +273,8 @@ def summary_html(rows: pd.DataFrame, budget: float) -> str:
             verdict_html(verdict),
         ])
         classes.append("base" if not isinstance(r["method"], str) and r["stage"] == "baseline" else "")
-    return _table(header, cells, text_cols=3, row_classes=classes)
+    return _table(header, cells, text_cols=3, row_classes=classes,
+                  caption="Every configuration and variant, mean over runs, with its paired Δ and budget verdict.")
 
 
 def verdict_html(verdict) -> str:
@@ -278,7 +292,8 @@ PUBLISHED_NOTE = ("<b>Published results</b> come from the literature, on the rea
 
 def published_html(entries: list[dict]) -> str:
     rows = [[escape(str(e.get(k, ""))) for k in ("model", "metric", "value", "source")] for e in entries]
-    return (f"<p>{PUBLISHED_NOTE}</p>" + _table(["model", "metric", "value", "source"], rows, text_cols=4))
+    return (f"<p>{PUBLISHED_NOTE}</p>" + _table(["model", "metric", "value", "source"], rows, text_cols=4,
+                                                        caption="Published results on the real data."))
 
 
 def _share_above_chance(subjects: pd.DataFrame, model: str, chance: float) -> str:
@@ -315,20 +330,22 @@ def per_fold_scores(records: pd.DataFrame) -> dict[str, str]:
 
 def comparison_html(rows: pd.DataFrame, published: list[dict], labels: dict[str, str] | None = None,
                     subjects: pd.DataFrame | None = None, protocol: str | None = None,
-                    folds: dict[str, str] | None = None) -> str:
+                    folds: dict[str, str] | None = None, anchor: str | None = None) -> str:
     """Every model's unpruned baseline (CI, above-chance flag, share of subjects above chance, paired Δ against the
     classical reference) beside the published results on the real data and chance.
 
     rows: one dataset's aggregated rows (`collect.aggregate` + `inference.with_confidence`); subjects: its
     per-subject scores (`inference.subject_table`); protocol: this run's split (e.g. a published protocol scaled
     to the subjects at hand), named in each of its rows so they are not read as the published protocol; folds:
-    `per_fold_scores` of the dataset, a column when given."""
+    `per_fold_scores` of the dataset, a column when given; anchor: the dataset section's id, from which each
+    model's row gets its `model_anchor`."""
     labels, folds = labels or {}, folds or {}
     subjects = subjects if subjects is not None else pd.DataFrame(columns=["model", "method", "variant",
                                                                            "balanced_accuracy"])
     base = rows[rows["method"].isna() & (rows["stage"] == "baseline")]
-    cells, classes = [], []
+    cells, classes, ids = [], [], []
     for _, r in base.iterrows():
+        ids.append(model_anchor(anchor, r["model"]) if anchor else None)
         reference = fmt_ci(r.get("vs_reference"), r.get("vs_reference_low"), r.get("vs_reference_high"), signed=True)
         cells.append([escape(r["model"]), escape(labels.get(r["model"], "")),
                       fmt_ci(r["balanced_accuracy_mean"], r.get("balanced_accuracy_low"),
@@ -346,18 +363,21 @@ def comparison_html(rows: pd.DataFrame, published: list[dict], labels: dict[str,
                       value if metric == "balanced_accuracy" else "—", value if metric == "accuracy" else "—",
                       "—", "—", escape(f"{e.get('metric')}: {e.get('source', '')}")] + (["—"] if folds else []))
         classes.append("pub")
+        ids.append(None)
     if not base.empty:
         cells.append(["chance", "", fmt_num(base["chance_balanced_accuracy_mean"].mean()),
                       fmt_num(base["chance_accuracy_mean"].mean()), "", "", "1/classes; majority-class share"]
                      + ([""] if folds else []))
         classes.append("")
+        ids.append(None)
     if not cells:
         return ""
     note = f"<p>{PUBLISHED_NOTE}</p>" if published else ""
     return note + reference_sentence(base) + _table(
         ["model", "variant", "balanced acc. [95 % CI]", "accuracy", "subjects above chance",
          "Δ vs classical reference [95 % CI]", "note"] + (["bal. acc. per fold (mean over seeds)"] if folds else []),
-        cells, text_cols=2, row_classes=classes)
+        cells, text_cols=2, row_classes=classes, row_ids=ids,
+        caption="Each model's unpruned baseline beside the classical reference, published results and chance.")
 
 
 def pretrain_html(b64: str | None, histories: list[dict]) -> str:
@@ -365,7 +385,7 @@ def pretrain_html(b64: str | None, histories: list[dict]) -> str:
     if not histories:
         return ""
     items = "".join(
-        f"<li>{escape(str(h.get('size')))}: pretrained on {escape(', '.join(map(str, h.get('datasets', []))))} "
+        f"<li>{escape(h['label'])}: pretrained on {escape(', '.join(map(str, h.get('datasets', []))))} "
         f"({fmt_int(sum((h.get('windows') or {}).values()))} train windows, {len(h['train_loss'])} epochs); "
         f"train loss {fmt_num(h['train_loss'][0])} → {fmt_num(h['train_loss'][-1])}</li>" for h in histories)
     return ("<section id=pretrain><h2>Masked pretraining</h2><p>Masked EEG modelling on the train parts of the "
@@ -376,7 +396,6 @@ def pretrain_html(b64: str | None, histories: list[dict]) -> str:
                       "loss means the encoder learned structure it can pass to fine-tuning.") + "</section>")
 
 
-FIGURE_NUMBER = "\x00figure\x00"  # replaced by 1, 2, ... in page order (render_page)
 
 
 def _figure(b64: str | None, alt: str, missing: str, caption: str = "") -> str:
@@ -400,9 +419,18 @@ def sensitivity_html(b64: str | None, dataset: str) -> str:
                       "ratio, without retraining: red rows are the layers to prune least."))
 
 
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
 def anchor(index: int, dataset: str) -> str:
     """A safe, unique id for a dataset's section."""
-    return f"ds{index}-" + re.sub(r"[^a-z0-9]+", "-", dataset.lower()).strip("-")
+    return f"ds{index}-{_slug(dataset)}"
+
+
+def model_anchor(dataset_anchor: str, model: str) -> str:
+    """The id of a model's row in its dataset's comparison table (model names are catalogue keys: unique)."""
+    return f"{dataset_anchor}-{_slug(model)}"
 
 
 def _folded(summary: str, body: str) -> str:
@@ -440,7 +468,7 @@ def dataset_section(index: int, facts: DatasetFacts, rows: pd.DataFrame, compres
     if figures.get("ratio"):
         parts += ["<h3>Balanced accuracy vs pruning ratio</h3>",
                   _figure(figures["ratio"], f"{facts.dataset}: balanced accuracy vs pruning ratio", "",
-                          "Balanced accuracy of the pruned models (mean over runs, bars: 95 % subject-bootstrap CI), "
+                          "Balanced accuracy of the pruned models (mean over runs, shaded: 95 % subject-bootstrap CI), "
                           "one line per method and recovery; grey band: the baseline ± the accuracy budget, dashed: "
                           "chance, dash-dot: the classical reference. Where a line leaves the band, that method "
                           "starts losing accuracy.")]
@@ -470,7 +498,7 @@ def render_page(sections: list[tuple[str, str]], budget: float, n_records: int, 
                 boot=None, headline: str = "") -> str:
     """The whole page: the title, `headline` (`headline.headline_html`, the answer), a contents bar that stays in
     view, how to read the report (folded), then the (dataset name, section HTML) pairs in order and `extra`.
-    Figures are numbered in page order. `boot`: the `inference.Bootstrap` used."""
+    Figures and captioned tables are numbered in page order. `boot`: the `inference.Bootstrap` used."""
     n_boot, level = (boot.n_boot, boot.level) if boot is not None else (2000, 0.95)
     links = [("answer", "The answer")] if headline else []
     links += [(anchor(i, name), name) for i, (name, _) in enumerate(sections)]
@@ -489,5 +517,7 @@ def render_page(sections: list[tuple[str, str]], budget: float, n_records: int, 
         + extra
         + "</body></html>\n"
     )
-    number = iter(range(1, page.count(FIGURE_NUMBER) + 1))
-    return re.sub(re.escape(FIGURE_NUMBER), lambda _: str(next(number)), page)
+    for placeholder in (FIGURE_NUMBER, TABLE_NUMBER):
+        number = iter(range(1, page.count(placeholder) + 1))
+        page = re.sub(re.escape(placeholder), lambda _: str(next(number)), page)
+    return page

@@ -13,6 +13,7 @@ from eegslim.atomic import atomic_open, read_json
 from eegslim.report import compression_figures, compression_html, figures, headline, html, inference, select, tables
 from eegslim.report.collect import CONFIG_KEYS, aggregate, baseline_rows, load_dataset_facts, load_records
 from eegslim.report.sensitivity import load_sensitivity
+from eegslim.runs import POOLED_SCOPE
 
 log = logging.getLogger(__name__)
 
@@ -92,16 +93,25 @@ def run(metrics_files: list[str], dataset_files: dict[str, dict], out_html, tabl
                             verdicts[verdicts["dataset"] == ds], budget, flash_mbit)
         comparison = html.comparison_html(mine, published.get(ds, []), model_labels,
                                           subjects[subjects["dataset"] == ds], ds_facts.split_description,
-                                          html.per_fold_scores(records[records["dataset"] == ds]))
+                                          html.per_fold_scores(records[records["dataset"] == ds]),
+                                          anchor=html.anchor(index, ds))
         sections.append((ds, html.dataset_section(index, ds_facts, rows, part, pictures, budget,
                                                   published.get(ds, []), comparison)))
-    histories = [read_json(path) for path in pretrain_histories]
+    histories = [pretrain_history(path) for path in pretrain_histories]
     extra = html.pretrain_html(figures.pretrain_figure(histories), histories)
     with atomic_open(out_html, "w", encoding="utf-8") as fh:
         anchors = {ds: html.anchor(i, ds) for i, ds in enumerate(datasets)}
         fh.write(html.render_page(sections, budget, len(records), extra, boot,
                                   headline.headline_html(answer, anchors, budget, flash_mbit)))
     log.info("wrote %s and %s", out_html, tables_dir)
+
+
+def pretrain_history(path) -> dict:
+    """A pretrain checkpoint's history.json with its `label`: the size, and the scope unless pooled
+    (results/pretrain/{size}/{scope}/history.json: 'tiny', or 'tiny eegmat-fold2')."""
+    history = read_json(path)
+    scope = Path(path).parent.name
+    return {**history, "label": " ".join([str(history.get("size")), *([scope] if scope != POOLED_SCOPE else [])])}
 
 
 def _subject_configs(agg, selection):

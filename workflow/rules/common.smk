@@ -9,7 +9,7 @@ from snakemake.utils import validate
 from eegslim.config import config_errors
 from eegslim import catalog
 from eegslim.catalog import alternation, applies, models_where, skipped_cells
-from eegslim.runs import RUN_PATTERN, parse_run, run_name
+from eegslim.runs import POOLED_SCOPE, RUN_PATTERN, held_out_fold, parse_run, pretrain_scope, run_name
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 if problems := config_errors(config, SCHEMA):
@@ -137,9 +137,7 @@ def check_subject_lists(ds, cfg):
 
 
 def check_splits():
-    """split.folds belong to a k-fold; the subject lists to protocol subjects; a pretraining dataset is not also
-    k-folded under its own fine-tuning."""
-    pretrains = any(uses_pretrain_rule(m) for m in MODELS)
+    """split.folds belong to a k-fold; the subject lists to protocol subjects."""
     if config["split"]["protocol"] != "subjects":
         for name in (*SUBJECT_LISTS, "description"):
             if name in config["split"]:
@@ -154,10 +152,6 @@ def check_splits():
         if too_big := [f for f in cfg["folds"] or [] if f >= cfg["n_folds"]]:
             config_error(f"{key}.folds",
                          f"folds {too_big} do not exist: n_folds is {cfg['n_folds']} (folds 0..{cfg['n_folds'] - 1})")
-        if cfg["protocol"] == "kfold" and pretrains and ds in PRETRAIN_DATASETS:
-            config_error(f"{key}.protocol", f"kfold puts every subject of {ds!r} in one fold's test part, so "
-                         f"pretraining on its windows leaks into labram_pt's test scores; drop {ds!r} from "
-                         "pretrain.datasets or use protocol subject")
 
 
 check_splits()
@@ -168,6 +162,24 @@ def pretrain_settings():
     return {k: v for k, v in PRETRAIN.items() if k not in ("datasets", "channels", "seed")}
 
 
+def pool_split_files(scope):
+    """The split file each pool member (PRETRAIN_DATASETS order) gives its train and val parts from under
+    `scope`: the held-out fold's file for the fine-tuned dataset; fold 0's for any other k-folded member (its
+    subjects are never tested against this encoder); else splits.json."""
+    held_out = held_out_fold(scope)
+    files = []
+    for ds in PRETRAIN_DATASETS:
+        if held_out is not None and ds == held_out[0]:
+            files.append(split_file(ds, held_out[1]))
+        else:
+            files.append(split_file(ds, 0 if kfold_folds(ds) is not None else None))
+    return files
+
+
+def pretrain_dir(size, scope):
+    return f"results/pretrain/{size}/{scope}"
+
+
 def pretrained_input(wildcards):
     """The weights a transformer starts from: the user's pretrained_path or the pretrain rule's checkpoint."""
     cfg = transformer_settings(wildcards.model)
@@ -175,8 +187,8 @@ def pretrained_input(wildcards):
         return {}
     if cfg.get("pretrained_path"):
         return {"pretrained": cfg["pretrained_path"]}
-    return {"pretrained": f"results/pretrain/{cfg['size']}/model.safetensors",
-            "pretrained_arch": f"results/pretrain/{cfg['size']}/arch.json"}
+    out = pretrain_dir(cfg["size"], pretrain_scope(wildcards.ds, wildcards.run, PRETRAIN_DATASETS))
+    return {"pretrained": f"{out}/model.safetensors", "pretrained_arch": f"{out}/arch.json"}
 
 
 def model_labels():
@@ -194,15 +206,17 @@ def model_labels():
         elif cfg.get("pretrained_path"):
             labels[model] = f"transformer ({cfg['size']}) from {Path(cfg['pretrained_path']).name} + fine-tuned"
         else:
+            per_fold = " of the fold" if any(kfold_folds(ds) is not None for ds in PRETRAIN_DATASETS) else ""
             labels[model] = (f"transformer ({cfg['size']}) pretrained on {', '.join(PRETRAIN_DATASETS)} "
-                             "(train parts) + fine-tuned")
+                             f"(train parts{per_fold}) + fine-tuned")
     return labels
 
 
 def pretrain_histories():
     """history.json of the pretrain checkpoints the models of this run start from (for the report's figure)."""
-    sizes = sorted({config["labram"]["size"] for m in MODELS if uses_pretrain_rule(m)})
-    return [f"results/pretrain/{size}/history.json" for size in sizes]
+    sizes = {transformer_settings(m)["size"] for m in MODELS if uses_pretrain_rule(m)}
+    scopes = {pretrain_scope(ds, run, PRETRAIN_DATASETS) for ds in DATASETS for run in runs(ds)}
+    return [f"{pretrain_dir(size, scope)}/history.json" for size in sorted(sizes) for scope in sorted(scopes)]
 
 
 def flat(value):
@@ -361,6 +375,7 @@ wildcard_constraints:
     ds="|".join(re.escape(ds) for ds in DATASETS),
     model=alternation(catalog.MODELS),
     size="tiny|base|large",
+    scope=rf"{POOLED_SCOPE}|(?:{'|'.join(re.escape(ds) for ds in DATASETS)})-fold\d+",
     run=RUN_PATTERN,
     fold=r"\d+",
     method=alternation(PRUNE["methods"]),
