@@ -343,3 +343,15 @@ def test_unknown_pretrain_dataset_names_the_key(tmp_path):
     proc = snakemake(tmp_path, "-n", "results/report.html", configs=(path,), check=False)
     assert proc.returncode != 0 and "pretrain.datasets[1]" in proc.stdout + proc.stderr
 
+
+
+@pytest.mark.parametrize(("where", "label"), [("tiny/all", "tiny"), ("tiny/eegmat-fold2", "tiny eegmat-fold2"),
+                                              ("tiny", "tiny")])
+def test_report_labels_each_pretraining_history_by_size_and_scope(tmp_path, where, label):
+    from eegslim.atomic import write_json
+    from eegslim.stages.report import pretrain_history
+
+    path = tmp_path / "pretrain" / where / "history.json"
+    path.parent.mkdir(parents=True)
+    write_json(path, {"size": "tiny", "train_loss": [1.0, 0.5]})
+    assert pretrain_history(path)["label"] == label

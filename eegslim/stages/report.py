@@ -108,10 +108,11 @@ def run(metrics_files: list[str], dataset_files: dict[str, dict], out_html, tabl
 
 def pretrain_history(path) -> dict:
     """A pretrain checkpoint's history.json with its `label`: the size, and the scope unless pooled
-    (results/pretrain/{size}/{scope}/history.json: 'tiny', or 'tiny eegmat-fold2')."""
+    (results/pretrain/{size}/{scope}/history.json: 'tiny', or 'tiny eegmat-fold2'; a benchmark's
+    .../{size}/history.json: 'tiny')."""
     history = read_json(path)
-    scope = Path(path).parent.name
-    return {**history, "label": " ".join([str(history.get("size")), *([scope] if scope != POOLED_SCOPE else [])])}
+    size, scope = str(history.get("size")), Path(path).parent.name
+    return {**history, "label": size if scope in (POOLED_SCOPE, size) else f"{size} {scope}"}
 
 
 def _subject_configs(agg, selection):
