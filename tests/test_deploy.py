@@ -50,7 +50,8 @@ def test_int8_dynamic_is_smaller_and_agrees(exported):
     """Random weights, N(0,1) inputs: seen 0.95 (EEGNet, 40 classes) and 0.995 (LaBraM) agreement."""
     _, _, fp32, int8, X = exported
     ops = {node.op_type for node in onnx.load(str(int8)).graph.node}
-    assert {"DynamicQuantizeLinear"} <= ops and ops & {"ConvInteger", "MatMulInteger"}
+    assert {"DynamicQuantizeLinear", "MatMulInteger"} <= ops   # MatMul weights in int8 (both classifiers are MatMul)
+    assert "Conv" in ops and "ConvInteger" not in ops              # convolutions stay fp32 (DYNAMIC_OPS)
     assert file_stats(int8)["file_bytes"] < 0.5 * file_stats(fp32)["file_bytes"]
     agreement = float(np.mean(predict_onnx(int8, X, 64) == predict_onnx(fp32, X, 64)))
     assert agreement >= 0.8
@@ -240,7 +241,11 @@ def test_quantize_stage_on_real_eegmat_windows(shared_data, tmp_path, kind):
         assert records[variant]["n_test"] == len(test) and records[variant]["latency_iqr_ms_b1"] >= 0
     assert records["int8_static"]["agreement_fp32"] >= 0.8 and records["fp16"]["agreement_fp32"] >= 0.95
     sizes = {v: records[v]["file_bytes"] for v in variants}
-    assert sizes["fp16"] < sizes["fp32"] and sizes["int8_dynamic"] < sizes["fp32"]
+    assert sizes["fp16"] < sizes["fp32"]
+    # int8_dynamic quantizes the transformer's MatMuls (most of its weights); EEGNet keeps its convolutions in
+    # fp32, and its one int8 classifier saves fewer bytes than the quantization nodes add
+    assert (sizes["int8_dynamic"] < 0.5 * sizes["fp32"]) if kind == "labram" else \
+        (sizes["int8_dynamic"] < 1.2 * sizes["fp32"])
 
 
 def test_calibration_rows_take_500_training_windows_or_all():

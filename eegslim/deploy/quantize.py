@@ -20,16 +20,26 @@ HEAD_OPS = ("Gemm", "MatMul", "Conv")
 MIN_CALIBRATION = 500  # windows (all of them when the training split has fewer)
 
 
-def quantize_dynamic_int8(fp32_path: str | Path, out_path: str | Path) -> Path:
-    """Dynamic int8: weights stored as QInt8 (per tensor), activations quantized at run time.
+DYNAMIC_OPS = ["MatMul"]  # what int8_dynamic quantizes (benchmarks/int8_ops.py: why not Conv)
 
-    onnxruntime 1.32 turns Conv into ConvInteger and MatMul into MatMulInteger; Gemm (a Linear on 2-D input,
-    e.g. both classifiers) stays fp32. `quant_pre_process` is not run: on EEGNet it changed neither predictions
-    nor latency and made the file ~300 bytes larger (the torch exporter already folds BatchNorm into Conv).
+
+def quantize_dynamic_int8(fp32_path: str | Path, out_path: str | Path) -> Path:
+    """Dynamic int8: MatMul weights stored as QInt8 (per tensor), their inputs quantized at run time.
+
+    Conv stays fp32: onnxruntime's ConvInteger (what quantize_dynamic makes of a Conv) needs the whole conv input
+    quantized at run time and runs slower than the fp32 Conv, so on a pruned tiny transformer it cost 0.8x of the
+    batch-1 speed-up and on EEGNet made batch 1 2.3x slower, for a few hundred bytes of conv weights
+    (BENCHMARKS.md, "Which operators int8_dynamic quantizes"); onnxruntime recommends dynamic quantization for
+    transformers and static for CNNs. onnxruntime 1.32 quantizes a Gemm (a Linear on 2-D input, e.g. both
+    classifiers) with the MatMuls, as a MatMulInteger on its transposed weight, so EEGNet's int8_dynamic is its
+    fp32 convolutions and an int8 classifier.
+    `quant_pre_process` is not run: on EEGNet it changed neither predictions nor latency and made the file
+    ~300 bytes larger (the torch exporter already folds BatchNorm into Conv).
     """
     out_path = Path(out_path)
     with atomic_path(out_path) as tmp:
-        quantize_dynamic(Path(fp32_path), tmp, weight_type=QuantType.QInt8, per_channel=False, reduce_range=False)
+        quantize_dynamic(Path(fp32_path), tmp, weight_type=QuantType.QInt8, per_channel=False, reduce_range=False,
+                         op_types_to_quantize=DYNAMIC_OPS)
     log.info("int8 dynamic %s (%d bytes)", out_path, out_path.stat().st_size)
     return out_path
 
