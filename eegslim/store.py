@@ -112,7 +112,7 @@ class WindowWriter:
         fold: str | Sequence[str] = "",
         sources: Iterable[str | Path] = (),
     ) -> None:
-        """Append one recording's windows X (n, C, T) and labels y (n,); hash its source files.
+        """Append one recording's windows X (n, C, T) and labels y (n,); hash its source files (once per file).
 
         fold: the published protocol's part ('train' | 'val' | 'test') of the recording, or one per
         window; "" when the dataset has no published split.
@@ -134,10 +134,11 @@ class WindowWriter:
             self._h5[name].resize(stop, axis=0)
             self._h5[name][start:stop] = values
         self.n_rows = stop
-        for src in sources:
+        for src in sources:  # a file shared by several recordings (DEAP/SEED trials) is hashed once
             src = Path(src)
             key = src.relative_to(self.source_root).as_posix() if self.source_root else src.as_posix()
-            self.source_hashes[key] = sha256(src)
+            if key not in self.source_hashes:
+                self.source_hashes[key] = sha256(src)
 
     def _finish(self) -> None:
         if "X" not in self._h5:

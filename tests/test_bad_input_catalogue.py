@@ -14,12 +14,14 @@ from __future__ import annotations
 import errno
 import json
 import os
+import pickle
 import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.io
 import torch
 import yaml
 
@@ -55,6 +57,8 @@ SLEEP = {"adapter": "sleep_edf", "sfreq": 100, "window_s": 30, "channels": ["Fpz
 REST = {"adapter": "sleep_deprivation", "sfreq": 200, "window_s": 4, "l_freq": None, "h_freq": None,
         "options": {"eyes": "open"}}
 IMAGENET = {"adapter": "eeg_imagenet_2024", "sfreq": 500, "window_s": 0.4, "options": {"granularity": "all"}}
+DEAP = {"adapter": "deap", "sfreq": 128, "window_s": 4, "strict": True}
+SEED = {"adapter": "seed", "sfreq": 200, "window_s": 4, "strict": True}
 
 # id: (dataset settings, output that must not exist, message excerpt); the folders are built by `build`.
 DATA = {
@@ -76,6 +80,9 @@ DATA = {
     "pth_with_disallowed_global": (IMAGENET, "windows.h5", "EEG-ImageNet.pth: refused to unpickle with weights_only="
                                    f"True (it references ['{os.system.__module__}.system']"),
     "too_few_subjects": (SLEEP, "splits.json", "at least 3 subjects, got 2"),
+    "deap_pickle_with_disallowed_global": (DEAP, "windows.h5",
+                                           f"s01.dat: refused global {os.system.__module__}.system"),
+    "seed_mat_without_trials": (SEED, "windows.h5", "1_20131027.mat: no arrays <initials>_eeg{n} for trials [1, 2,"),
 }
 HANDLED = {"nan_stretch": REST}  # not an error: the windows it touches are dropped and counted
 
@@ -109,6 +116,15 @@ def build(case: str, root: Path, sleep: Path, rest: Path, marker: Path) -> None:
             (root / "EEG-ImageNet.pth").write_bytes(b"PK\x03\x04 this is not a torch file")
         else:
             torch.save({"dataset": [Touch(marker)]}, root / "EEG-ImageNet.pth")
+        return
+    if case == "deap_pickle_with_disallowed_global":
+        (root / "data_preprocessed_python").mkdir(parents=True)
+        (root / "data_preprocessed_python/s01.dat").write_bytes(pickle.dumps({"data": Touch(marker)}, protocol=2))
+        return
+    if case == "seed_mat_without_trials":
+        root.mkdir(parents=True)
+        scipy.io.savemat(root / "label.mat", {"label": np.array([[1, 0, -1, -1, 0, 1, -1, 0, 1, 1, 0, -1, 0, 1, -1]])})
+        scipy.io.savemat(root / "1_20131027.mat", {"djc_eeg": np.zeros((62, 10))})  # no trial number
         return
     source = rest if case in (*HANDLED, "flat_channel", "all_nan", "window_longer_than_recording") else sleep
     shutil.copytree(source, root)
@@ -192,7 +208,7 @@ def test_data_case(broken_run, case):
     log = _log_of(workdir, case, output)
     assert message in log, log[-3000:]
     assert not (workdir / "results" / case / output).exists()
-    assert not marker.exists()  # the malicious .pth was refused before anything in it ran
+    assert not marker.exists()  # the malicious .pth and .dat were refused before anything in them ran
 
 
 def test_no_partial_file_after_the_broken_run(broken_run):

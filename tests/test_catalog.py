@@ -31,6 +31,13 @@ def test_schema_enums_are_the_catalogue():
         assert model in SCHEMA["properties"] or catalog.MODELS[model].arch in SCHEMA["properties"], model
 
 
+def test_schema_adapters_are_the_registry():
+    from eegslim.datasets import ADAPTERS
+
+    adapters = SCHEMA["$defs"]["dataset"]["properties"]["adapter"]["enum"]
+    assert sorted(adapters) == sorted(ADAPTERS)   # a new module in eegslim/datasets/ needs its name in the schema
+
+
 def test_registries_are_the_catalogue():
     from eegslim.deploy.quantize import QUANTIZERS
     from eegslim.models import ALIASES, MODELS
