@@ -59,6 +59,10 @@ REST = {"adapter": "sleep_deprivation", "sfreq": 200, "window_s": 4, "l_freq": N
 IMAGENET = {"adapter": "eeg_imagenet_2024", "sfreq": 500, "window_s": 0.4, "options": {"granularity": "all"}}
 DEAP = {"adapter": "deap", "sfreq": 128, "window_s": 4, "strict": True}
 SEED = {"adapter": "seed", "sfreq": 200, "window_s": 4, "strict": True}
+CHB_MIT = {"adapter": "chb_mit", "sfreq": 200, "window_s": 4, "strict": True}
+BONN = {"adapter": "arrays", "sfreq": 128, "window_s": 4, "strict": True,
+        "options": {"layout": "samples", "sfreq": 173.61, "unit": 1e-6, "label_from": "path",
+                    "label_regex": "^(?P<label>[ZONFS])/", "classes": ["Z", "O", "N", "F", "S"]}}
 
 # id: (dataset settings, output that must not exist, message excerpt); the folders are built by `build`.
 DATA = {
@@ -83,6 +87,11 @@ DATA = {
     "deap_pickle_with_disallowed_global": (DEAP, "windows.h5",
                                            f"s01.dat: refused global {os.system.__module__}.system"),
     "seed_mat_without_trials": (SEED, "windows.h5", "1_20131027.mat: no arrays <initials>_eeg{n} for trials [1, 2,"),
+    "chb_mit_summary_names_missing_edf": (CHB_MIT, "windows.h5", "chb01_03.edf: listed in"),
+    "adapter_unknown_option": ({**CHB_MIT, "options": {"backgroud_ratio": 1}}, "windows.h5",
+                               "options: unknown key(s) ['backgroud_ratio'] for adapter 'chb_mit'"),
+    "arrays_layout_contradicts_shape": (BONN, "windows.h5",
+                                        "S001.txt: array of shape (4097, 2) (float64) does not fit layout 'samples'"),
 }
 HANDLED = {"nan_stretch": REST}  # not an error: the windows it touches are dropped and counted
 
@@ -125,6 +134,16 @@ def build(case: str, root: Path, sleep: Path, rest: Path, marker: Path) -> None:
         root.mkdir(parents=True)
         scipy.io.savemat(root / "label.mat", {"label": np.array([[1, 0, -1, -1, 0, 1, -1, 0, 1, 1, 0, -1, 0, 1, -1]])})
         scipy.io.savemat(root / "1_20131027.mat", {"djc_eeg": np.zeros((62, 10))})  # no trial number
+        return
+    if case in ("chb_mit_summary_names_missing_edf", "adapter_unknown_option"):
+        (root / "chb01").mkdir(parents=True)
+        (root / "chb01/chb01-summary.txt").write_text("File Name: chb01_03.edf\nNumber of Seizures in File: 1\n"
+                                                      "Seizure Start Time: 2996 seconds\n"
+                                                      "Seizure End Time: 3036 seconds\n")  # no EDF beside it
+        return
+    if case == "arrays_layout_contradicts_shape":
+        (root / "S").mkdir(parents=True)
+        np.savetxt(root / "S/S001.txt", np.zeros((4097, 2)))  # two columns where the layout says one
         return
     source = rest if case in (*HANDLED, "flat_channel", "all_nan", "window_longer_than_recording") else sleep
     shutil.copytree(source, root)

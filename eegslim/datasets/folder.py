@@ -23,6 +23,7 @@ import csv
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,14 @@ def class_names(options: Mapping[str, Any]) -> list[str]:
     source = _mapping(options, "events" if mode == "annotations" else "label_map")
     if mode == "annotations" and source is None:
         raise ValueError("options.events: required with label_from: annotations ({description: class name})")
+    return class_order(options, source, mode)
+
+
+def class_order(options: Mapping[str, Any], source: Mapping[str, str] | None, mode: str) -> list[str]:
+    """`options.classes` (checked to hold every class of `source`), else the sorted distinct classes of `source`.
+
+    source: value → class name (`events` or `label_map`); mode: the `label_from` named in errors.
+    """
     if options.get("classes") is not None:
         classes = [str(c) for c in options["classes"]]
         if len(set(classes)) != len(classes) or not classes:
@@ -125,59 +134,94 @@ def _table_label(table: dict[str, str], rel: str, stem: str) -> str | None:
     return table.get(rel, table.get(stem))
 
 
+@dataclass(frozen=True)
+class FileLabels:
+    """How a file's path (or a sidecar table) gives its class, subject and session; shared with `arrays`.
+
+    mode: 'path' | 'table' give a class per file; any other mode gives none (`label` returns (None, None)).
+    """
+
+    mode: str
+    classes: list[str]
+    label_map: dict[str, str] | None = None
+    label_regex: re.Pattern | None = None
+    table: dict[str, str] | None = None
+    table_name: str | None = None
+    subject_regex: re.Pattern | None = None
+    session_regex: re.Pattern | None = None
+    used: set[str] = field(default_factory=set)  # table rows matched so far
+
+    @classmethod
+    def from_options(cls, root: Path, options: Mapping[str, Any], mode: str, classes: list[str]) -> FileLabels:
+        """Checked regexes, label_map and (mode 'table') the table read from `root`."""
+        return cls(
+            mode, classes, _mapping(options, "label_map"),
+            _regex(options, "label_regex", "label", required=mode == "path"),
+            _read_table(root, options) if mode == "table" else None, options.get("table"),
+            _regex(options, "subject_regex", "subject"), _regex(options, "session_regex", "session"),
+        )  # fmt: skip
+
+    def label(self, rel: str, stem: str) -> tuple[str | None, str | None]:
+        """(class name, None), or (None, why the file is skipped); (None, None) in modes without a file label."""
+        if self.mode == "path":
+            m = self.label_regex.search(rel)
+            if m is None or m.group("label") is None:
+                return None, f"path does not match label_regex {self.label_regex.pattern!r}"
+            label = m.group("label")
+        elif self.mode == "table":
+            label = _table_label(self.table, rel, stem)
+            if label is None:
+                return None, f"not listed in table {self.table_name}"
+            self.used.update({rel, stem})
+        else:
+            return None, None
+        if self.label_map is not None:
+            if label not in self.label_map:
+                return None, f"label {label!r} not in label_map {sorted(self.label_map)}"
+            label = self.label_map[label]
+        if label not in self.classes:
+            return None, f"unknown label {label!r} (classes: {self.classes})"
+        return label, None
+
+    def subject_session(self, rel: str, stem: str) -> tuple[str, str] | str:
+        """(subject, session) from the regexes (default: the file stem, '1'), or why the path does not match."""
+        subject = _group(self.subject_regex, rel, "subject", stem)
+        session = _group(self.session_regex, rel, "session", "1")
+        if subject is None or session is None:
+            return f"path does not match {'subject_regex' if subject is None else 'session_regex'}"
+        return subject, session
+
+    def warn_unused(self) -> None:
+        """Log the table rows that matched no file."""
+        if self.table is not None and (unused := sorted(set(self.table) - self.used)):
+            log.warning("%s rows of table %s match no file: %s", len(unused), self.table_name, unused[:10])
+
+
 def find(root: Path, options: Mapping[str, Any]) -> tuple[list[RecordingItem], list[Skipped]]:
     """Every readable file matching `pattern`, labelled as `label_from` says."""
     classes, mode = class_names(options), _mode(options)
-    label_map = _mapping(options, "label_map")
-    label_regex = _regex(options, "label_regex", "label", required=mode == "path")
-    subject_regex = _regex(options, "subject_regex", "subject")
-    session_regex = _regex(options, "session_regex", "session")
-    table = _read_table(root, options) if mode == "table" else None
+    labels = FileLabels.from_options(root, options, mode, classes)
     events, epoch_s = None, None
     if mode == "annotations":
-        events = {d: c for d, c in _mapping(options, "events").items()}
+        events = _mapping(options, "events")
         epoch_s = options.get("epoch_s")
         if not isinstance(epoch_s, (int, float)) or epoch_s <= 0:
             raise ValueError(f"options.epoch_s: required with label_from: annotations, positive s, got {epoch_s!r}")
-    items, skipped, used = [], [], set()
+    items, skipped = [], []
     for path in _files(root, options):
         rel = path.relative_to(root).as_posix()
-        label = None
-        if mode == "path":
-            m = label_regex.search(rel)
-            if m is None or m.group("label") is None:
-                skipped.append(Skipped(path, f"path does not match label_regex {label_regex.pattern!r}"))
-                continue
-            label = m.group("label")
-        elif mode == "table":
-            label = _table_label(table, rel, path.stem)
-            if label is None:
-                skipped.append(Skipped(path, f"not listed in table {options['table']}"))
-                continue
-            used.update({rel, path.stem})
-        if label is not None:
-            if label_map is not None:
-                if label not in label_map:
-                    skipped.append(Skipped(path, f"label {label!r} not in label_map {sorted(label_map)}"))
-                    continue
-                label = label_map[label]
-            if label not in classes:
-                skipped.append(Skipped(path, f"unknown label {label!r} (classes: {classes})"))
-                continue
-        subject = _group(subject_regex, rel, "subject", path.stem)
-        session = _group(session_regex, rel, "session", "1")
-        if subject is None or session is None:
-            which = "subject_regex" if subject is None else "session_regex"
-            skipped.append(Skipped(path, f"path does not match {which}"))
+        label, problem = labels.label(rel, path.stem)
+        who = labels.subject_session(rel, path.stem) if problem is None else problem
+        if isinstance(who, str):
+            skipped.append(Skipped(path, who))
             continue
         items.append(
             RecordingItem(
-                path, subject, session, tuple(source_files(path)), label=label,
+                path, *who, tuple(source_files(path)), label=label,
                 event_classes=events, epoch_s=None if epoch_s is None else float(epoch_s),
             )  # fmt: skip
         )
-    if table is not None and (unused := sorted(set(table) - used)):
-        log.warning("%s rows of table %s match no file: %s", len(unused), options["table"], unused[:10])
+    labels.warn_unused()
     return items, skipped
 
 

@@ -67,10 +67,9 @@ reference</b> (band power + logistic regression, not pruned and not exported) is
 in every accuracy figure.</p>
 """
 
-
-
 FIGURE_NUMBER = "\x00figure\x00"  # replaced by 1, 2, ... in page order (render_page)
 TABLE_NUMBER = "\x00table\x00"    # likewise, for numbered (captioned) tables
+
 
 def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
@@ -394,8 +393,6 @@ def pretrain_html(b64: str | None, histories: list[dict]) -> str:
             + _figure(b64, "pretraining loss per epoch", "No pretraining history.",
                       "Masked-patch loss per epoch, train solid and held-out validation dashed: a falling validation "
                       "loss means the encoder learned structure it can pass to fine-tuning.") + "</section>")
-
-
 
 
 def _figure(b64: str | None, alt: str, missing: str, caption: str = "") -> str:
