@@ -91,7 +91,7 @@ def ratio_figure(agg: pd.DataFrame, budget: float = 0.0, published=()) -> str | 
     models = sorted(pruned["model"].unique())  # a model that was not pruned gets no empty panel
     colors = _colors(pruned["method"])
     with matplotlib.rc_context(RC):
-        fig = Figure(figsize=(4.2 * len(models), 3.4), layout="constrained")
+        fig = Figure(figsize=(4.6 * len(models), 5.0), layout="constrained")
         axes = fig.subplots(1, len(models), sharey=True, squeeze=False)[0]
         for ax, model in zip(axes, models):
             rows = torch[torch["model"] == model]
@@ -112,7 +112,7 @@ def ratio_figure(agg: pd.DataFrame, budget: float = 0.0, published=()) -> str | 
             ax.set_title(model)
             ax.set_xlabel("pruning ratio")
             ax.set_xlim(0, 1)
-            ax.legend(fontsize=7, loc="lower left")
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)  # below: never on a line
         axes[0].set_ylabel("balanced accuracy")
         return _png_base64(fig)
 
