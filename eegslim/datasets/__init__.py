@@ -101,6 +101,14 @@ def check_options(options: Mapping[str, Any], known: set[str], adapter: str) -> 
         raise ValueError(f"options: unknown key(s) {unknown} for adapter {adapter!r} (known: {sorted(known)})")
 
 
+def choice_option(options: Mapping[str, Any], key: str, default: str, choices: Iterable[str]) -> str:
+    """options[key] (default `default`), refused with a ValueError naming the key unless it is one of `choices`."""
+    value = options.get(key, default)
+    if value not in choices:
+        raise ValueError(f"options.{key}: {value!r} is not one of {list(choices)}")
+    return value
+
+
 def _discover() -> dict[str, Adapter]:
     """Every module of this package that defines `ADAPTER` (adding an adapter = adding a module)."""
     found = {}

@@ -35,7 +35,7 @@ import scipy.io
 from scipy.io.matlab import MatReadError
 
 from eegslim.datasets import Adapter, RecordingItem, Skipped, check_options
-from eegslim.datasets.folder import FileLabels, _mapping, class_order
+from eegslim.datasets.folder import FileLabels, class_order, find_files, option_mapping
 from eegslim.io import RecordingError
 
 SUFFIXES = (".npy", ".npz", ".mat", ".txt", ".csv")
@@ -76,21 +76,10 @@ def _positive(options: Mapping[str, Any], key: str) -> float:
 def class_names(options: Mapping[str, Any]) -> list[str]:
     """`options.classes`, else the sorted class names of `events` (label_from: events) or `label_map`."""
     mode = _mode(options)
-    source = _mapping(options, "events" if mode == "events" else "label_map")
+    source = option_mapping(options, "events" if mode == "events" else "label_map")
     if mode == "events" and source is None:
         raise ValueError("options.events: required with label_from: events ({code: class name})")
     return class_order(options, source, mode)
-
-
-def _files(root: Path, options: Mapping[str, Any]) -> list[Path]:
-    patterns = options.get("pattern") or "**/*"
-    patterns = [patterns] if isinstance(patterns, str) else list(patterns)
-    found = {p for pat in patterns for p in root.glob(pat)}
-    return sorted(
-        p for p in found
-        if p.is_file() and p.suffix.lower() in SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )  # fmt: skip
 
 
 def _named(arrays: Mapping[str, Any], key: str | None) -> np.ndarray:
@@ -243,7 +232,7 @@ def find(root: Path, options: Mapping[str, Any]) -> tuple[list[RecordingItem], l
         _positive(options, "epoch_s")
     labels = FileLabels.from_options(root, options, mode, classes)
     items, skipped = [], []
-    for path in _files(root, options):
+    for path in find_files(root, options, SUFFIXES):
         rel = path.relative_to(root).as_posix()
         label, problem = labels.label(rel, path.stem)
         who = labels.subject_session(rel, path.stem) if problem is None else problem
@@ -285,9 +274,10 @@ def read(item: RecordingItem, options: Mapping[str, Any]) -> mne.io.BaseRaw:
     info = mne.create_info(_channel_names(options, x.shape[1], path), sfreq, "eeg")
     raw = mne.io.RawArray(x[trial] * _positive(options, "unit"), info, verbose="error")
     if item.event_classes is not None:
-        annotations = event_annotations(codes[trial], sfreq, _mapping(options, "events"), item.epoch_s)
+        events = option_mapping(options, "events")
+        annotations = event_annotations(codes[trial], sfreq, events, item.epoch_s)
         if not len(annotations):
-            raise RecordingError(f"{item.path}: no event code of options.events {sorted(_mapping(options, 'events'))} "
+            raise RecordingError(f"{item.path}: no event code of options.events {sorted(events)} "
                                  f"in {options['stim_key']!r}")  # fmt: skip
         raw.set_annotations(annotations)
     return raw

@@ -34,7 +34,7 @@ from typing import Any
 import mne
 import numpy as np
 
-from eegslim.datasets import Adapter, RecordingItem, Skipped, check_options
+from eegslim.datasets import Adapter, RecordingItem, Skipped, check_options, choice_option
 from eegslim.io import RecordingError
 from eegslim.io.pth import load_restricted_pickle
 
@@ -79,10 +79,7 @@ def _labelling(options: Mapping[str, Any]) -> tuple[str | None, int, float]:
 
 
 def _baseline(options: Mapping[str, Any]) -> str:
-    baseline = options.get("baseline", "subtract")
-    if baseline not in BASELINES:
-        raise ValueError(f"options.baseline: {baseline!r} is not one of {list(BASELINES)}")
-    return baseline
+    return choice_option(options, "baseline", "subtract", BASELINES)
 
 
 def _channels(options: Mapping[str, Any]) -> dict[str, str]:

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from eegslim.datasets import Adapter, RecordingItem, Skipped, TrialBlock, check_options
+from eegslim.datasets import Adapter, RecordingItem, Skipped, TrialBlock, check_options, choice_option
 from eegslim.io.pth import load_pth
 
 log = logging.getLogger(__name__)
@@ -64,10 +64,7 @@ PROTOCOL = {
 
 
 def _granularity(options: Mapping[str, Any]) -> str:
-    value = options.get("granularity", "all")
-    if value not in GRANULARITIES:
-        raise ValueError(f"options.granularity: {value!r} is not one of {list(GRANULARITIES)}")
-    return value
+    return choice_option(options, "granularity", "all", GRANULARITIES)
 
 
 def _crop(options: Mapping[str, Any]) -> tuple[int, int]:

@@ -46,7 +46,8 @@ def _mode(options: Mapping[str, Any]) -> str:
     return mode
 
 
-def _mapping(options: Mapping[str, Any], key: str) -> dict[str, str] | None:
+def option_mapping(options: Mapping[str, Any], key: str) -> dict[str, str] | None:
+    """options[key] as a {str: str} mapping, or None when absent; ValueError naming the key for anything else."""
     value = options.get(key)
     if value is None:
         return None
@@ -74,7 +75,7 @@ def class_names(options: Mapping[str, Any]) -> list[str]:
     """`options.classes`, else the sorted distinct class names of `events` / `label_map`."""
     check_options(options, _OPTIONS, "folder")
     mode = _mode(options)
-    source = _mapping(options, "events" if mode == "annotations" else "label_map")
+    source = option_mapping(options, "events" if mode == "annotations" else "label_map")
     if mode == "annotations" and source is None:
         raise ValueError("options.events: required with label_from: annotations ({description: class name})")
     return class_order(options, source, mode)
@@ -98,13 +99,15 @@ def class_order(options: Mapping[str, Any], source: Mapping[str, str] | None, mo
     return sorted(set(source.values()))
 
 
-def _files(root: Path, options: Mapping[str, Any]) -> list[Path]:
+def find_files(root: Path, options: Mapping[str, Any], suffixes) -> list[Path]:
+    """Files under `root` matching `options.pattern` (a glob or a list; default every file) whose suffix, lower
+    case, is in `suffixes`, hidden files and folders left out, sorted."""
     patterns = options.get("pattern") or "**/*"
     patterns = [patterns] if isinstance(patterns, str) else list(patterns)
     found = {p for pat in patterns for p in root.glob(pat)}
     return sorted(
         p for p in found
-        if p.is_file() and p.suffix.lower() in READERS
+        if p.is_file() and p.suffix.lower() in suffixes
         and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )  # fmt: skip
 
@@ -155,7 +158,7 @@ class FileLabels:
     def from_options(cls, root: Path, options: Mapping[str, Any], mode: str, classes: list[str]) -> FileLabels:
         """Checked regexes, label_map and (mode 'table') the table read from `root`."""
         return cls(
-            mode, classes, _mapping(options, "label_map"),
+            mode, classes, option_mapping(options, "label_map"),
             _regex(options, "label_regex", "label", required=mode == "path"),
             _read_table(root, options) if mode == "table" else None, options.get("table"),
             _regex(options, "subject_regex", "subject"), _regex(options, "session_regex", "session"),
@@ -203,12 +206,12 @@ def find(root: Path, options: Mapping[str, Any]) -> tuple[list[RecordingItem], l
     labels = FileLabels.from_options(root, options, mode, classes)
     events, epoch_s = None, None
     if mode == "annotations":
-        events = _mapping(options, "events")
+        events = option_mapping(options, "events")
         epoch_s = options.get("epoch_s")
         if not isinstance(epoch_s, (int, float)) or epoch_s <= 0:
             raise ValueError(f"options.epoch_s: required with label_from: annotations, positive s, got {epoch_s!r}")
     items, skipped = [], []
-    for path in _files(root, options):
+    for path in find_files(root, options, READERS):
         rel = path.relative_to(root).as_posix()
         label, problem = labels.label(rel, path.stem)
         who = labels.subject_session(rel, path.stem) if problem is None else problem
