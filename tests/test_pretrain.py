@@ -344,7 +344,6 @@ def test_unknown_pretrain_dataset_names_the_key(tmp_path):
     assert proc.returncode != 0 and "pretrain.datasets[1]" in proc.stdout + proc.stderr
 
 
-
 @pytest.mark.parametrize(("where", "label"), [("tiny/all", "tiny"), ("tiny/eegmat-fold2", "tiny eegmat-fold2"),
                                               ("tiny", "tiny")])
 def test_report_labels_each_pretraining_history_by_size_and_scope(tmp_path, where, label):
