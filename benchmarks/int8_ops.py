@@ -8,7 +8,7 @@ shape), random weights (size and latency do not depend on their values), this sc
   MatMulInteger),
 - `dyn_matmul`: `quantize_dynamic` on MatMul only (Conv stays fp32),
 - `static`: `quantize_static`, QDQ, per-channel (eegslim's int8_static, calibrated on N(0,1) windows here),
-- `static_qop`: the same in the QOperator format (QLinearConv, QLinearMatMul).
+- `static_qop`: the same in the QOperator format (QLinearConv, QLinearMatMul), classifier fp32 as well.
 
 Latency: one intra-op thread, batch 1, the repeats of every file interleaved (eegslim.deploy.latency), so machine
 drift hits all alike. Then an onnxruntime profile of `dyn_all` and `dyn_matmul` splits their time by operator type.
@@ -25,15 +25,13 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import torch
-from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType, quant_pre_process, quantize_dynamic,
-                                      quantize_static)
+from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic
 
 from eegslim.deploy.latency import latency_interleaved
 from eegslim.deploy.onnx_export import export_onnx
-from eegslim.deploy.quantize import WindowReader, quantize_static_int8
+from eegslim.deploy.quantize import quantize_static_int8
 from eegslim.models import arch_for, build_model, count_params
 from eegslim.prune import prune_model
 
@@ -42,16 +40,6 @@ CHANNELS = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T3", "C3", "Cz", "C4", 
 SFREQ, WINDOW_S = 200.0, 4
 MODELS = {"labram tiny": ("labram", {"size": "tiny"}), "labram base": ("labram", {"size": "base"}),
           "eegnet": ("eegnet", {"F1": 8, "D": 2, "F2": 16})}
-
-
-def static_qoperator(fp32: Path, out: Path, calibration: np.ndarray) -> None:
-    """quantize_static as eegslim's int8_static but in the QOperator format."""
-    pre = out.with_suffix(".pre.onnx")
-    quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
-    name = onnx.load(str(pre)).graph.input[0].name
-    quantize_static(pre, out, WindowReader(name, calibration), quant_format=QuantFormat.QOperator, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                    calibrate_method=CalibrationMethod.MinMax)
 
 
 def op_profile(path: Path, x: np.ndarray, runs: int = 200) -> dict[str, float]:
@@ -88,8 +76,7 @@ def measure(label: str, name: str, cfg: dict, ratio: float, workdir: Path, repea
         files[key] = out / f"{key}.onnx"
     calibration = np.random.default_rng(0).standard_normal((64, len(CHANNELS), n_times), dtype=np.float32)
     files["static"] = quantize_static_int8(fp32, out / "static.onnx", calibration)
-    static_qoperator(fp32, out / "static_qop.onnx", calibration)
-    files["static_qop"] = out / "static_qop.onnx"
+    files["static_qop"] = quantize_static_int8(fp32, out / "static_qop.onnx", calibration, QuantFormat.QOperator)
     latency = latency_interleaved(files, 1, len(CHANNELS), n_times, repeats=repeats, warmup=20)
     x = np.random.default_rng(1).standard_normal((1, len(CHANNELS), n_times), dtype=np.float32)
     base_ms, base_bytes = latency["baseline fp32"]["median"], files["baseline fp32"].stat().st_size

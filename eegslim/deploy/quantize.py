@@ -81,8 +81,10 @@ class WindowReader(CalibrationDataReader):
         self.start = 0
 
 
-def quantize_static_int8(fp32_path: str | Path, out_path: str | Path, calibration: np.ndarray) -> Path:
-    """Static int8 QDQ: per-channel QInt8 weights, QUInt8 activations, MinMax ranges from `calibration`.
+def quantize_static_int8(fp32_path: str | Path, out_path: str | Path, calibration: np.ndarray,
+                         quant_format: QuantFormat = QuantFormat.QDQ) -> Path:
+    """Static int8 (QDQ, or `quant_format`): per-channel QInt8 weights, QUInt8 activations, MinMax ranges from
+    `calibration`.
 
     calibration: training windows (n, C, T) float32, n ≥ 1 (the stage passes ≥ 500 or the whole training split).
     The model is first run through `quant_pre_process` (shape inference, graph optimisation). The classifier
@@ -100,7 +102,7 @@ def quantize_static_int8(fp32_path: str | Path, out_path: str | Path, calibratio
         model = onnx.load(str(pre))
         head = classifier_nodes(model)
         quantize_static(pre, tmp, WindowReader(model.graph.input[0].name, calibration),
-                        quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=False,
+                        quant_format=quant_format, per_channel=True, reduce_range=False,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=head)
     log.info("int8 static QDQ %s (%d bytes, %d calibration windows, fp32 %s)", out_path, out_path.stat().st_size,
