@@ -1,4 +1,4 @@
-"""The catalogue: the one list of model, pruning-method, quantization-variant and recovery names.
+"""The catalogue: the one list of model, pruning-method, quantization-variant, recovery and split-protocol names.
 
 Torch-free on purpose: the workflow (`workflow/rules/common.smk`) reads it to build wildcard constraints and expand
 the grid without importing torch. Everything else takes its names from here, or a test holds it to them
@@ -69,6 +69,10 @@ VARIANTS = ("fp32", "int8_dynamic", "int8_static", "fp16")
 RECORD_VARIANTS = ("torch", "sklearn")
 # How a pruned model is retrained: inherited weights, re-initialised with the same structure or mask, not at all.
 RECOVERIES = ("finetune", "scratch", "none")
+# How windows are split (`split.protocol`, eegslim.splits): the folded ones write one split file per fold and
+# train one run per fold (`fold{k}-seed{s}`).
+PROTOCOLS = ("subject", "kfold", "official", "subjects", "segment_kfold")
+FOLDED_PROTOCOLS = ("kfold", "segment_kfold")
 
 
 def model_spec(model: str) -> ModelSpec:

@@ -18,8 +18,8 @@ METRIC_KEYS = (
     "n_classes", "chance_accuracy", "chance_balanced_accuracy",
     "split_protocol", "split_caveat",
 )
-# fold: the k-fold fold whose test part was scored (null outside split.protocol kfold); split_protocol: the
-# protocol of the split file the test set came from (subject | kfold | official | subjects); split_caveat: its caveat
+# fold: the k-fold fold whose test part was scored (null outside kfold and segment_kfold); split_protocol: the
+# protocol of the split file the test set came from (catalog.PROTOCOLS); split_caveat: its caveat
 # (e.g. subjects shared between train and test under a published protocol) or null.
 # Measured wall-clock times: the only metrics.json keys that differ between two runs of the same config and
 # seed on the same CPU (everything else is reproducible; tests/test_determinism.py checks it).

@@ -1,7 +1,7 @@
 """Run names: the last level of a model directory, one training run of a configuration.
 
-`seed{s}` under a single split (subject or official protocol); `fold{f}-seed{s}` under `split.protocol: kfold`,
-where every fold of the subject-wise k-fold is trained and evaluated on its own split file. The report averages
+`seed{s}` under a single split (subject or official protocol); `fold{f}-seed{s}` under a k-fold `split.protocol`
+(kfold, segment_kfold), where every fold is trained and evaluated on its own split file. The report averages
 a configuration over its runs (seeds × folds).
 
 Pretraining scopes name the encoder a fine-tuning run starts from (results/pretrain/{size}/{scope}/): `all`, one

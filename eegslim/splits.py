@@ -1,4 +1,4 @@
-"""Train/val/test splits of windows.h5 rows under four protocols (the config key `split.protocol`).
+"""Train/val/test splits of windows.h5 rows under five protocols (the config key `split.protocol`).
 
 - `subject` (default): whole subjects go to exactly one part (hold-out by subject).
 - `kfold`: subjects in `n_folds` seeded groups balanced by windows and classes; test = group `fold`,
@@ -7,6 +7,9 @@
   parts; the split then says so (`leaks_subjects`, `caveat`, `audit`) instead of refusing.
 - `subjects`: a published protocol given as subject lists (`split.train`, `split.val`, `split.test`); subjects
   in no list are left out (`excluded_windows`). Like `subject` and `kfold`, it refuses a subject in two parts.
+- `segment_kfold`: the emotion pruning study's protocol (TorchEEG `KFold(shuffle=True)` over all windows pooled,
+  val by `train_test_split`): windows of one trial and one subject land in train and test. Leaky by design and
+  labelled so (`caveat`), to measure how much it inflates a score next to a subject-wise split.
 
 A split is the JSON object of docs/contracts.md: window indices per part, the subjects of each part,
 the protocol's name, description and caveat, and an audit of subjects, sessions and recordings shared
@@ -22,11 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import read_json, write_json
+from .catalog import FOLDED_PROTOCOLS, PROTOCOLS
 
 logger = logging.getLogger(__name__)
 
 PARTS = ("train", "val", "test")
-PROTOCOLS = ("subject", "kfold", "official", "subjects")
 N_CANDIDATES = 256   # random subject assignments scored for class coverage
 N_FOLD_ORDERS = 32   # random subject orders tried by the greedy k-fold grouping
 LEAK_CHECKED = ("subject", "kfold", "subjects")  # protocols whose splits must not share a subject between parts
@@ -223,6 +226,45 @@ def kfold_split(subjects: np.ndarray, y: np.ndarray, n_folds: int, fold: int, va
     return split
 
 
+SEGMENT_CAVEAT = ("leaky by design (segment-level k-fold, the emotion pruning study's protocol): windows of the same "
+                  "trial and subject are in train and test, so neighbouring, correlated windows are scored as unseen "
+                  "data; compare with a subject-wise split of the same recordings")
+
+
+def segment_kfold_split(subjects: np.ndarray, y: np.ndarray, n_folds: int, fold: int, val_fraction: float,
+                        seed: int, sessions: np.ndarray | None = None,
+                        recordings: np.ndarray | None = None) -> dict:
+    """Segment-level k-fold, as TorchEEG's `KFold(n_splits, shuffle=True)` that the emotion pruning study used:
+    every window pooled and shuffled (seeded) into `n_folds` folds; test = fold `fold`, val = `val_fraction` of
+    the other windows (`train_test_split`, seeded), train = the rest. Subjects and trials are shared between
+    the parts: the split says so (`caveat`, `leaks_subjects`, `audit`) and is never called subject-wise.
+    """
+    from sklearn.model_selection import KFold, train_test_split
+
+    subjects, y = _check_inputs(subjects, y)
+    _check_n_folds(n_folds)
+    if isinstance(fold, bool) or not isinstance(fold, (int, np.integer)) or not 0 <= fold < n_folds:
+        raise ValueError(f"split.folds: expected integers in 0..{n_folds - 1} (split.n_folds = {n_folds}), "
+                         f"got {fold!r}")
+    if n_folds > len(y):
+        raise ValueError(f"split.n_folds: {n_folds} folds need at least {n_folds} windows, got {len(y)}")
+    rest, test = list(KFold(n_folds, shuffle=True, random_state=seed).split(y))[fold]
+    train, val = train_test_split(rest, test_size=val_fraction, random_state=seed)
+    parts = {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
+    split = {
+        "protocol": "segment_kfold",
+        "protocol_description": (f"segment-level {n_folds}-fold cross-validation over all {len(y)} windows pooled: "
+                                 f"test = fold {fold}, val = {val_fraction:g} of the other windows, seed {seed}"),
+        "caveat": SEGMENT_CAVEAT,
+        "seed": int(seed),
+        "n_folds": int(n_folds),
+        "fold": int(fold),
+    }
+    _finish(split, subjects, y, parts, _audit_keys(subjects, sessions, recordings))
+    check_split(split)
+    return split
+
+
 def _shorten(ids, limit: int = 12) -> str:
     """`ids` as 'a, b, c, ... (n ids)' when there are more than `limit`."""
     ids = list(ids)
@@ -386,8 +428,8 @@ def _check_windows(split: dict) -> None:
 
 def check_split(split: dict) -> None:
     """Check a split by its protocol: subject, kfold and subjects splits must not share a subject between parts
-    (`check_no_leakage`); an official split may, but then `leaks_subjects` must say so. Windows are never
-    in two parts and no part is empty."""
+    (`check_no_leakage`); an official or segment_kfold split may, but then `leaks_subjects` must say so. Windows
+    are never in two parts and no part is empty."""
     protocol = split.get("protocol")
     if protocol not in PROTOCOLS:
         raise ValueError(f"split: protocol must be one of {PROTOCOLS}, got {protocol!r}")
@@ -403,7 +445,7 @@ def check_split(split: dict) -> None:
 
 def split_fields(split: dict) -> dict:
     """The metrics.json fields that name a split: `split_protocol`, `split_caveat` and `fold` (k-fold only)."""
-    fold = split.get("fold") if split["protocol"] == "kfold" else None
+    fold = split.get("fold") if split["protocol"] in FOLDED_PROTOCOLS else None
     return {"split_protocol": split["protocol"], "split_caveat": split.get("caveat"), "fold": fold}
 
 

@@ -18,11 +18,11 @@ from eegslim.store import load_windows
 from leakage import clean_subject_split
 
 arrays = ADAPTERS["arrays"]
-BONN = {"layout": "samples", "sfreq": 173.61, "unit": 1e-6, "label_from": "path",
+BONN = {"layout": "samples", "sfreq": 173.61, "unit_scale": 1e-6, "label_from": "path",
         "label_regex": "^(?P<label>[ZONFS])/", "classes": ["Z", "O", "N", "F", "S"]}  # fmt: skip
 SUFFIX = {"Z": ".txt", "O": ".txt", "N": ".TXT", "F": ".txt", "S": ".TXT"}  # mixed case, as the sets unpack
-STIM = {"layout": "samples channels", "key": "data", "sfreq": 256, "unit": 1e-6, "ch_names": ["Fz", "Cz", "Pz", "Oz"],
-        "label_from": "events", "stim_key": "stim", "events": {1: "target", 2: "nontarget"},
+STIM = {"layout": "samples channels", "key": "data", "sfreq": 256, "unit_scale": 1e-6,
+        "ch_names": ["Fz", "Cz", "Pz", "Oz"], "label_from": "events", "stim_key": "stim", "events": {1: "target", 2: "nontarget"},
         "epoch_s": 0.5}  # fmt: skip
 
 
@@ -62,8 +62,8 @@ def test_bonn_sets_labelled_by_folder_in_mixed_case(tmp_path):
     raw = arrays.read(next(i for i in items if i.path.name == "N001.TXT"), BONN)
     assert raw.info["sfreq"] == 173.61 and raw.n_times == 4097 and raw.ch_names == ["EEG001"]
     np.testing.assert_allclose(raw.get_data()[0], written["N/N001.TXT"] * 1e-6)  # µV in the file, volts read
-    raw = arrays.read(items[0], {**BONN, "unit": 1.0, "channel_prefix": "ch"})
-    assert raw.ch_names == ["ch001"] and np.abs(raw.get_data()).max() > 1  # unit: volts per stored unit
+    raw = arrays.read(items[0], {**BONN, "unit_scale": 1.0, "channel_prefix": "ch"})
+    assert raw.ch_names == ["ch001"] and np.abs(raw.get_data()).max() > 1  # unit_scale: volts per stored unit
     assert arrays.find(tmp_path, {**BONN, "pattern": "*/*.txt"})[0][0].path.name == "F001.txt"
     assert len(arrays.find(tmp_path, {**BONN, "pattern": "*/*.txt"})[0]) == 9  # a pattern is case-sensitive
 
@@ -92,7 +92,7 @@ def test_trial_stacks_with_labels_from_a_key_and_matlab_vectors(tmp_path):
     X = np.random.default_rng(1).normal(0, 20, (4, 3, 200))
     np.savez(tmp_path / "sub-01.npz", X=X, y=np.array([1.0, 0.0, 1.0, 7.0]))
     scipy.io.savemat(tmp_path / "sub-02.mat", {"eeg": X.transpose(0, 2, 1), "labels": np.array([[0, 1, 1, 0]])})
-    options = {"layout": "trials channels samples", "key": "X", "sfreq": 100, "unit": 1e-6, "label_from": "key",
+    options = {"layout": "trials channels samples", "key": "X", "sfreq": 100, "unit_scale": 1e-6, "label_from": "key",
                "label_key": "y", "label_map": {"0": "rest", "1": "task"}, "pattern": "*.npz"}  # fmt: skip
     items, skipped = arrays.find(tmp_path, options)
     assert [(i.path.name, i.label) for i in items] == [("sub-01.npz#trial-01", "task"), ("sub-01.npz#trial-02", "rest"),
@@ -110,7 +110,7 @@ def test_labels_from_a_table_and_csv_columns(tmp_path):
     for name in ("a", "b", "c"):
         np.savetxt(tmp_path / f"{name}.csv", np.random.default_rng(2).normal(0, 5, (300, 2)), delimiter=",")
     (tmp_path / "labels.csv").write_text("file,label\na.csv,ctrl\nb,patient\n")
-    options = {"layout": "samples channels", "sfreq": 100, "unit": 1e-6, "ch_names": ["C3", "C4"],
+    options = {"layout": "samples channels", "sfreq": 100, "unit_scale": 1e-6, "ch_names": ["C3", "C4"],
                "label_from": "table", "table": "labels.csv", "classes": ["ctrl", "patient"],
                "pattern": "[abc].csv"}  # fmt: skip
     items, skipped = arrays.find(tmp_path, options)
@@ -150,7 +150,7 @@ def test_unknown_and_invalid_options_are_refused(tmp_path):
         ({"layout": "channels time"}, r"options.layout: distinct axis names from \['trials', 'channels', 'samples'\]"),
         ({"layout": "samples samples"}, r"options.layout"),
         ({"sfreq": None}, r"options.sfreq: required, a positive number"),
-        ({"unit": 0}, r"options.unit: required, a positive number"),
+        ({"unit_scale": 0}, r"options.unit_scale: required, a positive number"),
         ({"label_from": "folder"}, r"options.label_from: 'folder' is not one of \['path', 'table', 'key', 'events'\]"),
         ({"label_from": "key"}, r"options.label_key: required with label_from: key"),
         ({"label_from": "events", "events": {1: "Z"}}, r"options.stim_key: required with label_from: events"),

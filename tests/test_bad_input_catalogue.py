@@ -61,7 +61,7 @@ DEAP = {"adapter": "deap", "sfreq": 128, "window_s": 4, "strict": True}
 SEED = {"adapter": "seed", "sfreq": 200, "window_s": 4, "strict": True}
 CHB_MIT = {"adapter": "chb_mit", "sfreq": 200, "window_s": 4, "strict": True}
 BONN = {"adapter": "arrays", "sfreq": 128, "window_s": 4, "strict": True,
-        "options": {"layout": "samples", "sfreq": 173.61, "unit": 1e-6, "label_from": "path",
+        "options": {"layout": "samples", "sfreq": 173.61, "unit_scale": 1e-6, "label_from": "path",
                     "label_regex": "^(?P<label>[ZONFS])/", "classes": ["Z", "O", "N", "F", "S"]}}
 
 # id: (dataset settings, output that must not exist, message excerpt); the folders are built by `build`.

@@ -27,6 +27,7 @@ def test_schema_enums_are_the_catalogue():
     assert enum("prune", "methods") == list(catalog.METHODS)
     assert enum("prune", "recoveries") == list(catalog.RECOVERIES)
     assert enum("quantize", "variants") == list(catalog.VARIANTS)
+    assert SCHEMA["$defs"]["split"]["properties"]["protocol"]["enum"] == list(catalog.PROTOCOLS)
     for model in catalog.MODELS:           # each model's settings block is a top-level key of its name or arch
         assert model in SCHEMA["properties"] or catalog.MODELS[model].arch in SCHEMA["properties"], model
 

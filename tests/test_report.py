@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -55,15 +56,17 @@ def write_record(root, ds, model, method, ratio, variant, seed, ba, latency="aut
     return str(path)
 
 
-def write_grid(root, ds, pruned=True, split=("subject", None)):
+def write_grid(root, ds, pruned=True, split=("subject", None), shift=0.0):
     """Baseline + 2 methods × 3 ratios, each as torch/fp32/int8 variants; two seeds for EEGNet's baseline and
-    its l1_structured 0.5 models (±0.02 around the mean); LaBraM's magnitude 0.3 int8 has no latency."""
+    its l1_structured 0.5 models (±0.02 around the mean); LaBraM's magnitude 0.3 int8 has no latency. `shift`:
+    added to every balanced accuracy."""
     files = []
     configs = [(None, None)] + ([(m, r) for m in METHODS for r in RATIOS] if pruned else [])
     for model in BASE_PARAMS:
         for method, ratio in configs:
             for variant in VARIANTS:
-                ba = BASE_BA[model] - DROP.get((method, ratio), 0.0) - (0.002 if variant == "int8_dynamic" else 0)
+                ba = (BASE_BA[model] + shift - DROP.get((method, ratio), 0.0)
+                      - (0.002 if variant == "int8_dynamic" else 0))
                 two = model == "eegnet" and method in (None, "l1_structured") and ratio in (None, 0.5)
                 for seed, offset in ((0, -0.02), (1, 0.02)) if two else ((0, 0.0),):
                     no_latency = (model, method, ratio, variant) == ("labram", "magnitude_global", 0.3, "int8_dynamic")
@@ -147,6 +150,35 @@ def test_dataset_summary_leakage_and_missing_summary(built):
     assert "s0" in bids["leakage_audit"]
 
 
+def test_protocols_compared_on_the_same_recordings(tmp_path):
+    """Two datasets reading the same recordings (summary.json: adapter, root, preprocessing), one split subject-wise
+    and one segment-level (leaky): their baselines side by side with the leaky one's gain; a third dataset with
+    other recordings stays out of the comparison."""
+    caveat = "leaky by design"
+    files = (write_grid(tmp_path, "eeg", pruned=False) + write_grid(tmp_path, "other", pruned=False)
+             + write_grid(tmp_path, "eeg_segments", pruned=False, split=("segment_kfold", caveat), shift=0.1))
+    ds_files = {}
+    for ds, root in (("eeg", "/data/eeg"), ("eeg_segments", "/data/eeg"), ("other", "/data/other")):
+        ds_files[ds] = write_dataset_files(tmp_path, ds)
+        summary = json.loads(Path(ds_files[ds]["summary"]).read_text())
+        Path(ds_files[ds]["summary"]).write_text(json.dumps(
+            {**summary, "adapter": "deap", "root": root, "preprocessing": {"sfreq": 128.0, "window_s": 1}}))
+    split_path = Path(ds_files["eeg_segments"]["split"])
+    split_path.write_text(json.dumps({**json.loads(split_path.read_text()), "protocol": "segment_kfold",
+                                      "caveat": caveat}))
+    report.run(files, ds_files, tmp_path / "report.html", tmp_path / "tables", {"accuracy_budget": 0.01})
+    table = pd.read_csv(tmp_path / "tables/protocols.csv")
+    assert sorted(set(table["dataset"])) == ["eeg", "eeg_segments"] and set(table["recordings"]) == {"eeg"}
+    assert sorted(table["model"]) == sorted(list(BASE_BA) * 2)
+    leaky = table[table["split_protocol"] == "segment_kfold"]
+    assert leaky["vs_subject_wise"].round(6).tolist() == [0.1] * len(BASE_BA)
+    assert table.loc[table["split_protocol"] == "subject", "vs_subject_wise"].round(6).tolist() == [0.0] * len(BASE_BA)
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    part = page.split("<section id=protocols>")[1].split("</section>")[0]
+    assert "Split protocols compared" in part and "not paired" in part and "+0.100" in part
+    assert '<a href="#protocols">Split protocols</a>' in page
+
+
 def test_results_csv_has_every_record_in_stable_order(built):
     results = pd.read_csv(built["tables"] / "results.csv")
     assert len(results) == len(built["files"])
@@ -216,7 +248,7 @@ def test_outputs_atomic_and_deterministic(built, tmp_path):
     for path in [tmp_path, tmp_path / "t", built["tables"], built["root"]]:
         assert not [p.name for p in path.iterdir() if p.name.startswith(".") or ".tmp-" in p.name]
     assert sorted(p.name for p in built["tables"].iterdir()) == [
-        "datasets.csv", "finetune_vs_scratch.csv", "headline.csv", "results.csv", "selection.csv",
+        "datasets.csv", "finetune_vs_scratch.csv", "headline.csv", "protocols.csv", "results.csv", "selection.csv",
         "summary_bids_rest.csv", "summary_sleep_edf.csv", "variants.csv"]
 
 

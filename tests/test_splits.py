@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from eegslim.splits import (check_no_leakage, check_split, kfold_split, load_split, official_split, save_split,
-                            split_fields, subject_folds, subject_list_split, subject_split)
+                            segment_kfold_split, split_fields, subject_folds, subject_list_split, subject_split)
 
 
 def _windows(n_subjects, per_subject=20, n_classes=3, seed=0):
@@ -129,6 +129,37 @@ def test_kfold_errors_name_the_config_key():
         kfold_split(subjects, y, 7, 0, 0.2, 0)
 
 
+# --- segment_kfold (leaky by design) -------------------------------------------------------------------------
+def test_segment_kfold_pools_windows_into_folds_and_says_it_leaks(tmp_path):
+    subjects, y, sessions, recordings = _windows(5, per_subject=40, seed=1)
+    splits = [segment_kfold_split(subjects, y, 4, k, 0.2, seed=3, sessions=sessions, recordings=recordings)
+              for k in range(4)]
+    tests = [set(split["test"]) for split in splits]
+    assert set().union(*tests) == set(range(len(y))) and sum(map(len, tests)) == len(y)   # a partition
+    assert sorted(map(len, tests)) == [50, 50, 50, 50]
+    for k, split in enumerate(splits):
+        assert sorted(split["train"] + split["val"] + split["test"]) == list(range(len(y)))
+        assert len(split["val"]) == round(0.2 * 150)
+        assert split_fields(split) == {"split_protocol": "segment_kfold", "split_caveat": split["caveat"], "fold": k}
+        # every subject and every recording is in train and test: the audit and the caveat say so
+        assert split["leaks_subjects"] and "leaky" in split["caveat"]
+        assert split["audit"]["shared_subjects"]["train-test"] == sorted(set(subjects))
+        assert len(split["audit"]["shared_recordings"]["train-test"]) == len(set(recordings)) == 10
+        assert "segment-level 4-fold" in split["protocol_description"]
+        save_split(split, tmp_path / f"fold{k}.json")
+        assert load_split(tmp_path / f"fold{k}.json") == split
+    assert segment_kfold_split(subjects, y, 4, 1, 0.2, 3) == segment_kfold_split(subjects, y, 4, 1, 0.2, 3)
+    other_seed = segment_kfold_split(subjects, y, 4, 1, 0.2, 4)
+    assert segment_kfold_split(subjects, y, 4, 1, 0.2, 3)["test"] != other_seed["test"]
+    with pytest.raises(ValueError, match=r"split.folds: expected integers in 0..3"):
+        segment_kfold_split(subjects, y, 4, 4, 0.2, 0)
+    with pytest.raises(ValueError, match="split.n_folds: 300 folds need at least 300 windows, got 200"):
+        segment_kfold_split(subjects, y, 300, 0, 0.2, 0)
+    tampered = dict(splits[0], leaks_subjects=False)        # a leaky split cannot claim to be clean
+    with pytest.raises(ValueError, match="leaks_subjects is False but the parts do share subjects"):
+        check_split(tampered)
+
+
 # --- official -------------------------------------------------------------------------------------------
 
 def _published(n_subjects=4, val=False):
@@ -237,6 +268,10 @@ def test_stage_protocols_and_errors(tmp_path):
     assert split["caveat"].startswith(PUBLISHED["caveat"]) and split["excluded_windows"] == 12
     kfold = stage.run(h5, tmp_path / "kfold.json", 0.2, 0.25, 0, protocol="kfold", n_folds=3, fold=2)
     assert kfold["subjects"]["test"] == kfold["folds"][2] and len(kfold["test"]) == 2 * len(y) // 6
+    segments = stage.run(h5, tmp_path / "segments.json", 0.2, 0.25, 0, protocol="segment_kfold", n_folds=3, fold=0)
+    assert segments["leaks_subjects"] and segments["caveat"].startswith("leaky by design")
+    with pytest.raises(ValueError, match="x.json: split.protocol 'segment_kfold' writes one split file per fold"):
+        stage.run(h5, tmp_path / "x.json", 0.2, 0.25, 0, protocol="segment_kfold", n_folds=3)
     subject = stage.run(h5, tmp_path / "subject.json", 0.2, 0.25, 0)
     assert subject["protocol"] == "subject" and not subject["leaks_subjects"] and subject["caveat"] is None
     with pytest.raises(ValueError, match=re.escape(str(h5)) + ".*split.fold"):

@@ -259,6 +259,21 @@ def test_subject_lists_belong_to_protocol_subjects(tmp_path, overlay, message):
     assert proc.returncode != 0 and message in proc.stdout + proc.stderr
 
 
+def test_segment_kfold_is_a_kfold_for_the_dag(tmp_path):
+    """A dataset under the leaky segment_kfold gets one split file and one run per fold (here folds 0 and 2 of 3),
+    the other datasets keep their one subject-wise split."""
+    (tmp_path / "split.yaml").write_text(
+        "datasets:\n  demo_rest:\n    split: {protocol: segment_kfold, n_folds: 3, folds: [0, 2]}\n")
+    proc = snakemake(tmp_path, "-n", "results/report.html", configs=(tmp_path / "split.yaml",))
+    jobs = planned_jobs(proc.stdout)
+    n_datasets = len(yaml.safe_load((REPO / "config.yaml").read_text())["datasets"])
+    assert jobs["split_fold"] == 2 and jobs["split"] == n_datasets - 1
+    for fold in (0, 2):
+        assert f"results/demo_rest/splits/fold{fold}.json" in proc.stdout
+        assert f"results/demo_rest/eegnet/baseline/fold{fold}-seed0/metrics.json" in proc.stdout
+    assert "results/demo_rest/splits/fold1.json" not in proc.stdout
+
+
 def test_scaled_cbramod_protocol_on_real_eegmat(shared_data, tmp_path):
     """configs/eegmat_scaled.yaml splits the real EEGMAT windows into exactly its subject lists, with its 20
     channels and 5 s windows (a real preprocess + split run)."""

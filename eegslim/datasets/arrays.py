@@ -8,7 +8,8 @@ Options:
   `samples channels`, `trials channels samples`, `samples` (one channel). An array with another number of axes,
   or whose channel axis contradicts `ch_names`, is skipped naming the file (fatal under `strict`).
 - `key`: the array's name inside `.npz` / `.mat` (default: the file's only array); not used for `.npy` and text.
-- `sfreq` (required): Hz. `unit` (required): volts per stored unit (1e-6 for µV, 1 for volts).
+- `sfreq` (required): Hz. `unit_scale` (required): volts per stored unit (1e-6 for µV, 1 for volts; the name the
+  other adapters use).
 - `ch_names`: the channel names in array order; else `channel_prefix` (default 'EEG'): 'EEG001', 'EEG002', ...
 - `label_from` (required): `path` / `table` (as the `folder` adapter: `label_regex`, `table`, `label_map`,
   `classes`), `key` (`label_key`: an array in the same file with one label per trial, or one for the file), or
@@ -41,9 +42,9 @@ from eegslim.io import RecordingError
 SUFFIXES = (".npy", ".npz", ".mat", ".txt", ".csv")
 AXES = ("trials", "channels", "samples")
 MODES = ("path", "table", "key", "events")
-_OPTIONS = {"pattern", "layout", "key", "sfreq", "unit", "ch_names", "channel_prefix", "label_from", "label_regex",
-            "table", "label_map", "classes", "label_key", "stim_key", "events", "epoch_s", "subject_regex",
-            "session_regex"}  # fmt: skip
+_OPTIONS = {"pattern", "layout", "key", "sfreq", "unit_scale", "ch_names", "channel_prefix", "label_from",
+            "label_regex", "table", "label_map", "classes", "label_key", "stim_key", "events", "epoch_s",
+            "subject_regex", "session_regex"}  # fmt: skip
 # What numpy / scipy raise on a damaged file (NotImplementedError: a MATLAB v7.3 HDF5 file).
 _READ_ERRORS = (MatReadError, ValueError, TypeError, IndexError, OSError, EOFError, NotImplementedError, KeyError)
 
@@ -227,7 +228,7 @@ def _file_items(path: Path, rel: str, root: Path, options: Mapping[str, Any], la
 def find(root: Path, options: Mapping[str, Any]) -> tuple[list[RecordingItem], list[Skipped]]:
     """One item per file, or per trial of a file with a `trials` axis; labelled as `label_from` says."""
     classes, mode = class_names(options), _mode(options)
-    layout(options), _positive(options, "sfreq"), _positive(options, "unit"), _keys(options, mode)
+    layout(options), _positive(options, "sfreq"), _positive(options, "unit_scale"), _keys(options, mode)
     if mode == "events":
         _positive(options, "epoch_s")
     labels = FileLabels.from_options(root, options, mode, classes)
@@ -272,7 +273,7 @@ def read(item: RecordingItem, options: Mapping[str, Any]) -> mne.io.BaseRaw:
         raise RecordingError(f"{item.path}: {str(err).removeprefix(f'{path}: ')}") from err
     sfreq = _positive(options, "sfreq")
     info = mne.create_info(_channel_names(options, x.shape[1], path), sfreq, "eeg")
-    raw = mne.io.RawArray(x[trial] * _positive(options, "unit"), info, verbose="error")
+    raw = mne.io.RawArray(x[trial] * _positive(options, "unit_scale"), info, verbose="error")
     if item.event_classes is not None:
         events = option_mapping(options, "events")
         annotations = event_annotations(codes[trial], sfreq, events, item.epoch_s)

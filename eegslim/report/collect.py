@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from eegslim.atomic import read_json
+from eegslim.catalog import FOLDED_PROTOCOLS
 from eegslim.metrics import METRIC_KEYS
 
 log = logging.getLogger(__name__)
@@ -157,7 +159,8 @@ class DatasetFacts:
     split_subjects: dict[str, int] | None = None
     folds: list[dict] | None = None  # k-fold: [{"fold", "windows": {part: n}, "subjects": {part: n}}] per fold
     shared: dict[str, list[str]] | None = None  # audit key ('subjects: train/test') -> shared ids; empty = clean
-    split_protocol: str | None = None  # subject | kfold | official | subjects
+    split_protocol: str | None = None  # catalog.PROTOCOLS
+    source: str | None = None  # the recordings and their preprocessing (adapter, root, settings) as JSON
     split_description: str | None = None
     split_caveat: str | None = None
     excluded_windows: int | None = None  # official / subjects: windows outside the published split / the lists
@@ -195,6 +198,9 @@ def _read_summary(facts: DatasetFacts, path) -> None:
     facts.skipped = [(str(item.get("path", "?")), str(item.get("reason", ""))) for item in recordings.get("skipped", [])]
     facts.channels_kept = [str(c) for c in channels.get("kept", [])]
     facts.channels_dropped = [str(c) for c in channels.get("dropped", [])]
+    if summary.get("adapter") is not None:
+        facts.source = json.dumps({key: summary.get(key) for key in ("adapter", "root", "preprocessing")},
+                                  sort_keys=True, default=str)
 
 
 def _split_parts(path) -> tuple[dict, dict[str, int], dict[str, int] | None, dict[str, list[str]]]:
@@ -225,13 +231,14 @@ def _read_split(facts: DatasetFacts, paths) -> None:
     facts.folds, facts.shared = [], {}
     for path in paths:
         split, windows, subjects, shared = _split_parts(path)
-        if split.get("protocol") != "kfold" or not _is_number(split.get("fold")):
+        if split.get("protocol") not in FOLDED_PROTOCOLS or not _is_number(split.get("fold")):
             raise ValueError(f"{path}: one of several split files of a dataset, but not a k-fold fold")
         facts.folds.append({"fold": int(split["fold"]), "windows": windows, "subjects": subjects or {}})
         for key, ids in shared.items():
             facts.shared[key] = sorted(set(facts.shared.get(key, [])) | set(ids))
         _read_protocol(facts, path, split)
-    facts.split_description = (f"subject-wise {split.get('n_folds', '?')}-fold cross-validation, seed "
+    kind = "subject-wise" if split["protocol"] == "kfold" else "segment-level (windows pooled, leaky)"
+    facts.split_description = (f"{kind} {split.get('n_folds', '?')}-fold cross-validation, seed "
                                f"{split.get('seed', '?')}; scores are means over the test parts of folds "
                                f"{', '.join(str(f['fold']) for f in facts.folds)}")
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from eegslim.catalog import RECORD_VARIANTS
 from eegslim.report.collect import SPLIT_FOLDS, DatasetFacts, config_label
-from eegslim.report.tables import leakage_text
+from eegslim.report.tables import SUBJECT_WISE, leakage_text
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 86rem; margin: 1rem auto; padding: 0 1rem; color: #222; }
@@ -379,6 +379,26 @@ def comparison_html(rows: pd.DataFrame, published: list[dict], labels: dict[str,
         caption="Each model's unpruned baseline beside the classical reference, published results and chance.")
 
 
+def protocols_html(table: pd.DataFrame) -> str:
+    """The section comparing split protocols on the same recordings (`tables.protocol_table`); '' without any."""
+    if table.empty:
+        return ""
+    rows = [[escape(str(r["model"])), escape(str(r["dataset"])), escape(str(r["split_protocol"])),
+             fmt_int(r["n_runs"]), fmt_int(r["n_subjects"]),
+             fmt_ci(r["balanced_accuracy_mean"], r["balanced_accuracy_low"], r["balanced_accuracy_high"]),
+             fmt_num(r["macro_f1_mean"]), fmt_num(r["chance_balanced_accuracy_mean"]),
+             fmt_ci(r["vs_subject_wise"], None, None, signed=True) if r["split_protocol"] not in SUBJECT_WISE else ""]
+            for _, r in table.iterrows()]
+    header = ["model", "dataset", "split protocol", "runs", "test subjects", "bal. acc. [95% CI]", "macro-F1",
+              "chance", "vs subject-wise"]
+    caption = ("The same recordings and preprocessing under different split protocols: each model's unpruned "
+               "baseline. 'vs subject-wise' is the difference of means from the subject-wise protocol, not paired "
+               "(the protocols test different windows); a leaky protocol's gain is how much it overstates accuracy "
+               "on people the model has never seen.")
+    return ("<section id=protocols><h2>Split protocols compared</h2>"
+            + _table(header, rows, text_cols=3, caption=caption) + "</section>")
+
+
 def pretrain_html(b64: str | None, histories: list[dict]) -> str:
     """The pretraining section: datasets, windows, first and last epoch loss, and the loss curve."""
     if not histories:
@@ -499,6 +519,7 @@ def render_page(sections: list[tuple[str, str]], budget: float, n_records: int, 
     n_boot, level = (boot.n_boot, boot.level) if boot is not None else (2000, 0.95)
     links = [("answer", "The answer")] if headline else []
     links += [(anchor(i, name), name) for i, (name, _) in enumerate(sections)]
+    links += [("protocols", "Split protocols")] if 'id=protocols' in extra else []
     links += [("pretrain", "Masked pretraining")] if 'id=pretrain' in extra else []
     contents = "".join(f'<a href="#{a}">{escape(label)}</a>' for a, label in links)
     title = "eegslim: how small and fast can an EEG classifier get before it loses accuracy?"

@@ -27,6 +27,7 @@ DATASET_COLUMNS = (
     "n_folds", "split_protocol", "split_caveat", "leakage_audit", "notes",
 )
 MAX_IDS = 10  # shared ids listed per pair of parts; the rest are counted
+SUBJECT_WISE = ("kfold", "subject")  # the protocols a leaky one is measured against (protocol_table)
 
 
 def _cell(value):
@@ -118,6 +119,36 @@ def datasets_table(facts: list[DatasetFacts], agg: pd.DataFrame) -> pd.DataFrame
         if key.endswith(("windows", "subjects", "classes", "recordings_read", "recordings_skipped", "n_folds")):
             table[key] = pd.array(table[key].astype(float), dtype="Int64")
     return table
+
+
+PROTOCOL_COLUMNS = ("recordings", "dataset", "split_protocol", "model", "n_runs", "n_subjects",
+                    "balanced_accuracy_mean", "balanced_accuracy_low", "balanced_accuracy_high", "macro_f1_mean", "chance_balanced_accuracy_mean",
+                    "vs_subject_wise")
+
+
+def protocol_table(facts: list[DatasetFacts], agg: pd.DataFrame) -> pd.DataFrame:
+    """Datasets that read the same recordings with the same preprocessing (`DatasetFacts.source`) under different
+    split protocols, side by side: every model's baseline per dataset, and `vs_subject_wise`, its mean balanced
+    accuracy minus the same model's under the group's subject-wise protocol (kfold or subject). Not paired: the
+    protocols test different windows. `recordings`: the group's first dataset. Empty without such a group."""
+    groups: dict[str, list[DatasetFacts]] = {}
+    for f in facts:
+        if f.source is not None:
+            groups.setdefault(f.source, []).append(f)
+    rows = []
+    for members in groups.values():
+        protocols = {f.dataset: split_of(f, agg)[0] for f in members}
+        if len(set(protocols.values())) < 2:
+            continue
+        base = agg[(agg["stage"] == "baseline") & agg["method"].isna()
+                   & agg["dataset"].isin(protocols) & agg["model"].notna()]
+        subject_wise = base[base["dataset"].map(protocols).isin(SUBJECT_WISE)]
+        reference = subject_wise.groupby("model")["balanced_accuracy_mean"].first()
+        for _, row in base.sort_values(["model", "dataset"]).iterrows():
+            rows.append({**{key: row.get(key) for key in PROTOCOL_COLUMNS if key in row.index},
+                         "recordings": members[0].dataset, "split_protocol": protocols[row["dataset"]],
+                         "vs_subject_wise": row["balanced_accuracy_mean"] - reference.get(row["model"], float("nan"))})
+    return pd.DataFrame(rows, columns=list(PROTOCOL_COLUMNS))
 
 
 def write_csv(table: pd.DataFrame, path: str | os.PathLike) -> None:

@@ -36,7 +36,8 @@ def run(metrics_files: list[str], dataset_files: dict[str, dict], out_html, tabl
         report_cfg: dict, sensitivity_files: list[str] = (), pretrain_histories: list[str] = (),
         model_labels: dict[str, str] | None = None) -> None:
     """Write `tables_dir/results.csv`, `summary_{dataset}.csv`, `datasets.csv`, `variants.csv`, `selection.csv`,
-    `finetune_vs_scratch.csv`, `headline.csv` (the first screen: `report.headline`) and the page `out_html`.
+    `finetune_vs_scratch.csv`, `headline.csv` (the first screen: `report.headline`), `protocols.csv` (datasets that
+    read the same recordings under different split protocols, `tables.protocol_table`) and the page `out_html`.
 
     dataset_files: dataset key → {"summary": summary.json, "split": splits.json or the list of a k-fold's
     per-fold split files}, either may be missing.
@@ -97,8 +98,10 @@ def run(metrics_files: list[str], dataset_files: dict[str, dict], out_html, tabl
                                           anchor=html.anchor(index, ds))
         sections.append((ds, html.dataset_section(index, ds_facts, rows, part, pictures, budget,
                                                   published.get(ds, []), comparison)))
+    protocols = tables.protocol_table(facts, agg)
+    tables.write_csv(protocols, tables_dir / "protocols.csv")
     histories = [pretrain_history(path) for path in pretrain_histories]
-    extra = html.pretrain_html(figures.pretrain_figure(histories), histories)
+    extra = html.protocols_html(protocols) + html.pretrain_html(figures.pretrain_figure(histories), histories)
     with atomic_open(out_html, "w", encoding="utf-8") as fh:
         anchors = {ds: html.anchor(i, ds) for i, ds in enumerate(datasets)}
         fh.write(html.render_page(sections, budget, len(records), extra, boot,

@@ -1,9 +1,10 @@
 """Rules `split` and `split_fold`: windows.h5 -> a split file under `split.protocol`
-(subject | kfold | official | subjects).
+(subject | kfold | official | subjects | segment_kfold).
 
-subject, official and subjects: one splits.json; kfold: one split file per fold (rule `split_fold`). subject,
-kfold and subjects splits refuse subject overlap and carry the dataset's caveat for subject-wise splits, if its
-adapter has one; an official split reports overlap (`leaks_subjects`, `caveat`).
+subject, official and subjects: one splits.json; kfold and segment_kfold: one split file per fold (rule
+`split_fold`). subject, kfold and subjects splits refuse subject overlap and carry the dataset's caveat for
+subject-wise splits, if its adapter has one; official and segment_kfold splits report overlap (`leaks_subjects`,
+`caveat`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import json
 import logging
 from pathlib import Path
 
-from eegslim.splits import PROTOCOLS, kfold_split, official_split, save_split, subject_list_split, subject_split
+from eegslim.catalog import FOLDED_PROTOCOLS, PROTOCOLS
+from eegslim.splits import (kfold_split, official_split, save_split, segment_kfold_split, subject_list_split,
+                            subject_split)
 from eegslim.store import load_windows
 
 logger = logging.getLogger(__name__)
@@ -46,6 +49,8 @@ def make_split(windows, windows_h5, val_fraction: float, test_fraction: float, s
                                        description=description, **meta)
         elif protocol == "subject":
             split = subject_split(windows.subject, windows.y, val_fraction, test_fraction, seed, **meta)
+        elif protocol == "segment_kfold":
+            return segment_kfold_split(windows.subject, windows.y, n_folds, fold, val_fraction, seed, **meta)
         else:
             split = kfold_split(windows.subject, windows.y, n_folds, fold, val_fraction, seed, **meta)
     except ValueError as err:
@@ -60,11 +65,12 @@ def run(windows_h5: str | Path, out_json: str | Path, val_fraction: float, test_
     """Split the windows of `windows_h5` under `protocol` and write the split to `out_json`; return it.
 
     subject: whole subjects, test_fraction / val_fraction of them. kfold: test = fold `fold` of `n_folds`
-    seeded subject groups, val = val_fraction of the other subjects (test_fraction unused). official: the
+    seeded subject groups, val = val_fraction of the other subjects (test_fraction unused). segment_kfold: the
+    same with windows pooled instead of subjects (leaky, labelled so). official: the
     windows' published `fold` column; val carved from its train part when none is published (test_fraction
     and n_folds unused). subjects: the windows of the subject ids listed in `train`, `val` and `test` (the
     config's split.train/val/test), the others left out; `description` names the protocol (fractions and
-    n_folds unused). `fold` is given for kfold only.
+    n_folds unused). `fold` is given for kfold and segment_kfold only.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"split.protocol: expected one of {', '.join(PROTOCOLS)}, got {protocol!r}")
@@ -73,7 +79,7 @@ def run(windows_h5: str | Path, out_json: str | Path, val_fraction: float, test_
     if protocol != "subjects" and (given or description is not None):
         raise ValueError(f"{out_json}: {', '.join(given) or 'split.description'} only for split.protocol "
                          f"'subjects' (protocol is {protocol!r})")
-    if (protocol == "kfold") != (fold is not None):
+    if (protocol in FOLDED_PROTOCOLS) != (fold is not None):
         raise ValueError(f"{out_json}: split.protocol {protocol!r} " + (
             "writes one split file per fold (results/<dataset>/splits/fold<k>.json), so it needs a fold"
             if fold is None else f"has no folds, got fold {fold!r}"))

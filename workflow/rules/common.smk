@@ -110,9 +110,10 @@ def split_settings(ds):
 
 
 def kfold_folds(ds):
-    """The folds trained on `ds` under split.protocol kfold (split.folds, else all n_folds), else None."""
+    """The folds trained on `ds` under a k-fold split.protocol (kfold, segment_kfold: split.folds, else all
+    n_folds), else None."""
     cfg = split_settings(ds)
-    if cfg["protocol"] != "kfold":
+    if cfg["protocol"] not in catalog.FOLDED_PROTOCOLS:
         return None
     return list(range(cfg["n_folds"])) if cfg["folds"] is None else list(cfg["folds"])
 
@@ -147,8 +148,9 @@ def check_splits():
         cfg = split_settings(ds)
         key = f"datasets.{ds}.split" if "split" in config["datasets"][ds] else "split"
         check_subject_lists(ds, cfg)
-        if cfg["folds"] is not None and cfg["protocol"] != "kfold":
-            config_error(f"{key}.folds", f"only for protocol kfold (protocol is {cfg['protocol']!r})")
+        if cfg["folds"] is not None and cfg["protocol"] not in catalog.FOLDED_PROTOCOLS:
+            config_error(f"{key}.folds", f"only for the k-fold protocols {', '.join(catalog.FOLDED_PROTOCOLS)} "
+                         f"(protocol is {cfg['protocol']!r})")
         if too_big := [f for f in cfg["folds"] or [] if f >= cfg["n_folds"]]:
             config_error(f"{key}.folds",
                          f"folds {too_big} do not exist: n_folds is {cfg['n_folds']} (folds 0..{cfg['n_folds'] - 1})")

@@ -8,9 +8,9 @@ rule report:
         pretrain=pretrain_histories(),
     output:
         html="results/report.html",
-        # results, datasets, summary_{ds}, variants, selection, finetune_vs_scratch, headline (.csv): one directory, so that
-        # the output set does not change with the datasets (a new output without provenance would stop a new
-        # dataset from rerunning the report)
+        # results, datasets, summary_{ds}, variants, selection, finetune_vs_scratch, headline, protocols (.csv):
+        # one directory, so that the output set does not change with the datasets (a new output without provenance
+        # would stop a new dataset from rerunning the report)
         tables=directory("results/tables"),
     params:
         datasets=DATASETS,

@@ -1,5 +1,6 @@
 # `split` writes the one split file of the subject and official protocols; `split_fold` one file per fold of a
-# subject-wise k-fold (split.protocol kfold), which every run of that fold trains on.
+# k-fold (split.protocol kfold: subject-wise; segment_kfold: windows pooled, leaky), which every run of that fold
+# trains on.
 
 
 rule split:
