@@ -173,3 +173,39 @@ def test_bonn_through_preprocess_and_a_split_by_file(tmp_path):
     for recording in set(w.recording):
         assert {w.class_names[k] for k in w.y[w.recording == recording]} == {recording[0]}
     clean_subject_split(w)
+
+
+# --- real recordings ----------------------------------------------------------------------------
+
+
+@pytest.mark.shared_data
+def test_real_eegmat_stored_as_arrays_gives_the_windows_of_its_edf_files(shared_data, tmp_path):
+    """Real EEG (EEGMAT subjects 00 and 01) written as `.npy` arrays (samples × channels, µV, a folder per class)
+    preprocesses to the windows the folder adapter makes from the EDF files: same labels, subjects and signals."""
+    import mne
+
+    names = [f"Subject{s:02d}_{k}.edf" for s in (0, 1) for k in (1, 2)]
+    settings = {"sfreq": 200, "l_freq": 0.5, "h_freq": 45.0, "notch": 50.0, "window_s": 4, "channels": None}
+    edf_options = {"label_from": "path", "label_regex": r"_(?P<label>[12])\.edf$",
+                   "label_map": {"1": "rest", "2": "arithmetic"}, "classes": ["rest", "arithmetic"],
+                   "subject_regex": r"Subject(?P<subject>\d+)", "pattern": names}  # fmt: skip
+    run("edf", {"adapter": "folder", "root": str(shared_data / "eegmat"), **settings, "options": edf_options},
+        tmp_path / "edf.h5", tmp_path / "edf.json")
+    edf = load_windows(tmp_path / "edf.h5")
+    for name in names:
+        raw = mne.io.read_raw_edf(shared_data / "eegmat" / name, verbose="error")
+        raw.pick([f"EEG {ch}" for ch in edf.ch_names])
+        folder = tmp_path / "arrays" / ("rest" if name.endswith("_1.edf") else "arithmetic")
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / name.replace(".edf", ".npy"), raw.get_data().T * 1e6)   # (samples, channels) in µV
+    array_options = {"layout": "samples channels", "sfreq": 500, "unit_scale": 1e-6, "ch_names": edf.ch_names,
+                     "label_from": "path", "label_regex": r"^(?P<label>rest|arithmetic)/",
+                     "classes": ["rest", "arithmetic"], "subject_regex": r"Subject(?P<subject>\d+)"}  # fmt: skip
+    run("arrays", {"adapter": "arrays", "root": str(tmp_path / "arrays"), **settings, "options": array_options},
+        tmp_path / "arrays.h5", tmp_path / "arrays.json")
+    arr = load_windows(tmp_path / "arrays.h5")
+    assert arr.X.shape == edf.X.shape and arr.X.shape[1:] == (19, 800) and len(arr.X) > 100
+    order = np.lexsort((arr.y, arr.subject)), np.lexsort((edf.y, edf.subject))   # recordings may come in any order
+    assert (arr.subject[order[0]] == edf.subject[order[1]]).all() and (arr.y[order[0]] == edf.y[order[1]]).all()
+    assert arr.class_names == edf.class_names == ["rest", "arithmetic"]
+    np.testing.assert_allclose(arr.X[order[0]], edf.X[order[1]], rtol=1e-4, atol=1e-4 * np.abs(edf.X).max())
