@@ -22,8 +22,8 @@ BONN = {"layout": "samples", "sfreq": 173.61, "unit_scale": 1e-6, "label_from": 
         "label_regex": "^(?P<label>[ZONFS])/", "classes": ["Z", "O", "N", "F", "S"]}  # fmt: skip
 SUFFIX = {"Z": ".txt", "O": ".txt", "N": ".TXT", "F": ".txt", "S": ".TXT"}  # mixed case, as the sets unpack
 STIM = {"layout": "samples channels", "key": "data", "sfreq": 256, "unit_scale": 1e-6,
-        "ch_names": ["Fz", "Cz", "Pz", "Oz"], "label_from": "events", "stim_key": "stim", "events": {1: "target", 2: "nontarget"},
-        "epoch_s": 0.5}  # fmt: skip
+        "ch_names": ["Fz", "Cz", "Pz", "Oz"], "label_from": "events", "stim_key": "stim",
+        "events": {1: "target", 2: "nontarget"}, "epoch_s": 0.5}  # fmt: skip
 
 
 def bonn(root: Path, per_set: int = 3) -> dict[str, np.ndarray]:

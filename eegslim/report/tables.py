@@ -122,8 +122,8 @@ def datasets_table(facts: list[DatasetFacts], agg: pd.DataFrame) -> pd.DataFrame
 
 
 PROTOCOL_COLUMNS = ("recordings", "dataset", "split_protocol", "model", "n_runs", "n_subjects",
-                    "balanced_accuracy_mean", "balanced_accuracy_low", "balanced_accuracy_high", "macro_f1_mean", "chance_balanced_accuracy_mean",
-                    "vs_subject_wise")
+                    "balanced_accuracy_mean", "balanced_accuracy_low", "balanced_accuracy_high", "macro_f1_mean",
+                    "chance_balanced_accuracy_mean", "vs_subject_wise")
 
 
 def protocol_table(facts: list[DatasetFacts], agg: pd.DataFrame) -> pd.DataFrame:
@@ -145,9 +145,10 @@ def protocol_table(facts: list[DatasetFacts], agg: pd.DataFrame) -> pd.DataFrame
         subject_wise = base[base["dataset"].map(protocols).isin(SUBJECT_WISE)]
         reference = subject_wise.groupby("model")["balanced_accuracy_mean"].first()
         for _, row in base.sort_values(["model", "dataset"]).iterrows():
+            gain = row["balanced_accuracy_mean"] - reference.get(row["model"], float("nan"))
             rows.append({**{key: row.get(key) for key in PROTOCOL_COLUMNS if key in row.index},
                          "recordings": members[0].dataset, "split_protocol": protocols[row["dataset"]],
-                         "vs_subject_wise": row["balanced_accuracy_mean"] - reference.get(row["model"], float("nan"))})
+                         "vs_subject_wise": gain})
     return pd.DataFrame(rows, columns=list(PROTOCOL_COLUMNS))
 
 
