@@ -156,9 +156,9 @@ def _device_of(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict_logits(model: nn.Module, X, batch_size: int = 256) -> torch.Tensor:
-    """Logits (n, N) of `model` in eval mode, on the CPU."""
+    """Logits (n, N) of `model` in eval mode and inference mode, on the CPU."""
     model.eval()
     device = _device_of(model)
     X = torch.as_tensor(X, dtype=torch.float32)

@@ -1,4 +1,4 @@
-"""EEGNet's spatial-first training path computes the same function, gradients and BatchNorm statistics as its modules."""
+"""EEGNet's spatial-first paths compute the same function, gradients and BatchNorm statistics as its modules."""
 
 import copy
 
@@ -53,9 +53,39 @@ def test_training_step_matches_the_module_path(n_times, sfreq, widths, monkeypat
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7, msg=name)
 
 
+@pytest.mark.parametrize(("n_times", "sfreq", "widths"), [
+    (800, 200.0, {}),
+    (256, 128.0, {"F1": 5, "D": 3, "F2": 7}),
+    (125, 250.0, {"kernel_length": 31}),
+])
+def test_inference_matches_the_module_path(n_times, sfreq, widths, monkeypatch):
+    torch.manual_seed(0)
+    model = EEGNet(eegnet_config(6, n_times, 3, sfreq, **widths))
+    with torch.no_grad():  # trained-looking BatchNorm: affine away from identity, running statistics set
+        bn = model.bnorm_temporal
+        bn.weight.uniform_(0.5, 1.5), bn.bias.uniform_(-0.5, 0.5)
+        bn.running_mean.uniform_(-0.2, 0.2), bn.running_var.uniform_(0.5, 2.0)
+    model.eval()
+    x = torch.randn(16, 6, n_times) * 3 + 1.0
+    with torch.no_grad():
+        modules = model(x)
+    calls = []
+    with monkeypatch.context() as m:
+        m.setattr(spatial_first, "temporal_bn_spatial_inference",
+                  lambda *a, f=spatial_first.temporal_bn_spatial_inference: calls.append(1) or f(*a))
+        with torch.inference_mode():
+            fast = model(x)
+    assert calls, "inference mode did not take the spatial-first path"
+    torch.testing.assert_close(fast, modules, rtol=1e-4, atol=1e-5)
+
+
 def test_evaluation_and_frozen_batchnorm_use_the_modules():
     model = build_model({"name": "eegnet", **vars(eegnet_config(4, 128, 2, 128.0))})
     assert spatial_first.applies(model.conv_temporal, model.train().bnorm_temporal)
     assert not spatial_first.applies(model.conv_temporal, model.eval().bnorm_temporal)
+    assert not spatial_first.inference_applies(model.conv_temporal, model.bnorm_temporal)  # no_grad: modules
+    with torch.inference_mode():
+        assert spatial_first.inference_applies(model.conv_temporal, model.bnorm_temporal)
+        assert not spatial_first.inference_applies(model.conv_temporal, model.train().bnorm_temporal)
     model.train().bnorm_temporal.momentum = None  # cumulative averaging: left to BatchNorm
     assert not spatial_first.applies(model.conv_temporal, model.bnorm_temporal)

@@ -18,9 +18,10 @@ Max-norm constraints (spatial filters 1.0, classifier rows 0.25) are not paramet
 ONNX export and deepcopy); `apply_constraints()` renormalises in place and the training loop calls it
 after every optimizer step.
 
-In training mode the first block (conv_temporal, bnorm_temporal, conv_spatial) runs spatial-first
-(`eegslim.models.spatial_first`): the same function and BatchNorm statistics, ~7x fewer operations on CPU.
-Evaluation, ONNX export and pruning see the modules as listed.
+In training mode and under `torch.inference_mode()` the first block (conv_temporal, bnorm_temporal,
+conv_spatial) runs spatial-first (`eegslim.models.spatial_first`): the same function and BatchNorm statistics,
+~7x fewer operations on CPU. Evaluation under `no_grad`, ONNX export, MAC counting and pruning see the modules
+as listed.
 """
 
 from __future__ import annotations
@@ -133,6 +134,9 @@ class EEGNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if spatial_first.applies(self.conv_temporal, self.bnorm_temporal):   # training: the same, ~7x cheaper
             x = spatial_first.temporal_bn_spatial(x, self.conv_temporal, self.bnorm_temporal, self.conv_spatial)
+        elif spatial_first.inference_applies(self.conv_temporal, self.bnorm_temporal):   # predictions
+            x = spatial_first.temporal_bn_spatial_inference(x, self.conv_temporal, self.bnorm_temporal,
+                                                            self.conv_spatial)
         else:
             x = self.bnorm_temporal(self.conv_temporal(x.unsqueeze(1)))  # (B, F1, C, T')
             x = self.conv_spatial(x)                                      # (B, F1*D, 1, T')

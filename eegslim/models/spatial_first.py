@@ -1,4 +1,4 @@
-"""EEGNet's first block in training mode, computed spatial-first: the same function, ~7× less work on CPU.
+"""EEGNet's first block computed spatial-first: the same function, ~7× less work on CPU.
 
 EEGNet starts with conv_temporal (1 → F1 filters of K samples, zero 'same' padding), BatchNorm over the F1
 feature maps, then a depthwise spatial conv (D filters of the C channels per temporal filter). Every step is
@@ -14,7 +14,10 @@ those with the temporal kernels (by FFT), and take the statistics from m and G, 
 weights. G is computed exactly from per-row autocorrelations (FFT) with edge corrections, in float64.
 
 On 19 × 800 windows with K = 100 this replaces ~390 M multiply-adds per batch of 32 with ~50 M; the result
-matches the module path to float32 rounding (`tests/test_eegnet_speed.py`), running statistics included.
+matches the module path to float32 rounding (`tests/test_spatial_first.py`), running statistics included.
+In inference mode (`torch.inference_mode()`, what `eegslim.train.predict_logits` uses) the same mixing applies
+with BatchNorm's running statistics as scale and shift; plain evaluation under `no_grad` (ONNX export, MAC
+counting) keeps the modules, so exported graphs and MAC counts describe the model as listed.
 """
 
 from __future__ import annotations
@@ -69,10 +72,31 @@ def _correlate_same(x: torch.Tensor, w: torch.Tensor, pad: int) -> torch.Tensor:
     return full[..., start:start + T + 2 * pad - K + 1]
 
 
+def _fits(conv_temporal: nn.Conv2d, bnorm: nn.BatchNorm2d) -> bool:
+    return (bnorm.affine and bnorm.track_running_stats and conv_temporal.bias is None
+            and conv_temporal.padding[1] == conv_temporal.kernel_size[1] // 2)
+
+
 def applies(conv_temporal: nn.Conv2d, bnorm: nn.BatchNorm2d) -> bool:
     """Whether the block is in training mode with batch statistics and a fixed momentum (else use the modules)."""
-    return (bnorm.training and bnorm.affine and bnorm.track_running_stats and bnorm.momentum is not None
-            and conv_temporal.bias is None and conv_temporal.padding[1] == conv_temporal.kernel_size[1] // 2)
+    return bnorm.training and bnorm.momentum is not None and _fits(conv_temporal, bnorm)
+
+
+def inference_applies(conv_temporal: nn.Conv2d, bnorm: nn.BatchNorm2d) -> bool:
+    """Whether the block evaluates with running statistics under `torch.inference_mode()`."""
+    return not bnorm.training and torch.is_inference_mode_enabled() and _fits(conv_temporal, bnorm)
+
+
+def _mix_filter(x: torch.Tensor, w_t: torch.Tensor, w_s: torch.Tensor, scale: torch.Tensor,
+                shift: torch.Tensor) -> torch.Tensor:
+    """scale_f · conv_f(Σ_c s_jc x_c) + shift_f · Σ_c s_jc: x (B, C, T), w_t (F1, K), w_s (F1·D, C), scale and
+    shift (F1,) -> (B, F1·D, 1, T')."""
+    F1, K = w_t.shape
+    D = w_s.shape[0] // F1
+    mixed = torch.einsum("jc,bct->bjt", w_s, x)                           # (B, F1·D, T)
+    out = _correlate_same(mixed, w_t.repeat_interleave(D, 0), K // 2)
+    out = out * scale.repeat_interleave(D)[:, None] + (shift.repeat_interleave(D) * w_s.sum(1))[:, None]
+    return out.unsqueeze(2)
 
 
 def temporal_bn_spatial(x: torch.Tensor, conv_temporal: nn.Conv2d, bnorm: nn.BatchNorm2d,
@@ -81,9 +105,7 @@ def temporal_bn_spatial(x: torch.Tensor, conv_temporal: nn.Conv2d, bnorm: nn.Bat
     (B, F1·D, 1, T'). Updates bnorm's running statistics exactly as BatchNorm does."""
     w_t = conv_temporal.weight[:, 0, 0, :]                                # (F1, K)
     w_s = conv_spatial.weight[:, 0, :, 0]                                 # (F1·D, C)
-    F1, K = w_t.shape
-    D, pad = w_s.shape[0] // F1, K // 2
-    mean, G, n = patch_moments(x, K, pad)
+    mean, G, n = patch_moments(x, w_t.shape[1], w_t.shape[1] // 2)
     mu = w_t @ mean.to(x.dtype)
     var = ((w_t @ G.to(x.dtype)) * w_t).sum(1) - mu ** 2                   # biased, as BatchNorm normalises
     with torch.no_grad():
@@ -92,8 +114,13 @@ def temporal_bn_spatial(x: torch.Tensor, conv_temporal: nn.Conv2d, bnorm: nn.Bat
         bnorm.running_mean.mul_(1 - m).add_(m * mu)
         bnorm.running_var.mul_(1 - m).add_(m * var * n / (n - 1))
     scale = bnorm.weight / torch.sqrt(var + bnorm.eps)
-    shift = bnorm.bias - mu * scale
-    mixed = torch.einsum("jc,bct->bjt", w_s, x)                           # (B, F1·D, T)
-    out = _correlate_same(mixed, w_t.repeat_interleave(D, 0), pad)
-    out = out * scale.repeat_interleave(D)[:, None] + (shift.repeat_interleave(D) * w_s.sum(1))[:, None]
-    return out.unsqueeze(2)
+    return _mix_filter(x, w_t, w_s, scale, bnorm.bias - mu * scale)
+
+
+def temporal_bn_spatial_inference(x: torch.Tensor, conv_temporal: nn.Conv2d, bnorm: nn.BatchNorm2d,
+                                  conv_spatial: nn.Conv2d) -> torch.Tensor:
+    """conv_spatial(bnorm(conv_temporal(x[:, None]))) in eval mode (running statistics); x (B, C, T) ->
+    (B, F1·D, 1, T')."""
+    scale = bnorm.weight / torch.sqrt(bnorm.running_var + bnorm.eps)
+    shift = bnorm.bias - bnorm.running_mean * scale
+    return _mix_filter(x, conv_temporal.weight[:, 0, 0, :], conv_spatial.weight[:, 0, :, 0], scale, shift)

@@ -23,6 +23,7 @@ rule pretrain:
         "logs/pretrain/{size}/{scope}.log",
     benchmark:
         "logs/benchmarks/pretrain/{size}/{scope}.tsv"
+    priority: 30  # the longest chain (pretrain, finetune, its grid) starts first
     threads: 2
     resources:
         mem_mb=8000,

@@ -16,6 +16,7 @@ rule quantize:
         "logs/quantize/{ds}/{model}/{mdir}.log",
     benchmark:
         "logs/benchmarks/quantize/{ds}/{model}/{mdir}.tsv"
+    priority: 5  # right after its model: few ready jobs for the scheduler to weigh
     threads: 1
     resources:
         mem_mb=4000,

@@ -18,6 +18,7 @@ rule train:
         "logs/train/{ds}/{model}/{run}.log",
     benchmark:
         "logs/benchmarks/train/{ds}/{model}/{run}.tsv"
+    priority: 10  # baselines before the grid
     threads: 1
     resources:
         mem_mb=4000,
@@ -46,6 +47,7 @@ rule finetune:
         "logs/finetune/{ds}/{model}/{run}.log",
     benchmark:
         "logs/benchmarks/finetune/{ds}/{model}/{run}.tsv"
+    priority: 20  # after pretrain, before the grid that waits on it
     threads: 1
     resources:
         mem_mb=8000,
