@@ -10,6 +10,7 @@ rule preprocess:
         "logs/preprocess/{ds}.log",
     benchmark:
         "logs/benchmarks/preprocess/{ds}.tsv"
+    priority: 40  # seconds long, and every chain waits on it (priorities do not pass upstream)
     threads: 1
     resources:
         mem_mb=4000,

@@ -10,6 +10,7 @@ rule simulate:
         "logs/simulate/{ds}.log",
     benchmark:
         "logs/benchmarks/simulate/{ds}.tsv"
+    priority: 40  # seconds long, and every chain waits on it (priorities do not pass upstream)
     threads: 1
     resources:
         mem_mb=1000,

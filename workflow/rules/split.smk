@@ -14,6 +14,7 @@ rule split:
         "logs/split/{ds}.log",
     benchmark:
         "logs/benchmarks/split/{ds}.tsv"
+    priority: 40  # seconds long, and every chain waits on it (priorities do not pass upstream)
     threads: 1
     resources:
         mem_mb=2000,
@@ -35,6 +36,7 @@ rule split_fold:
         "logs/split/{ds}/fold{fold}.log",
     benchmark:
         "logs/benchmarks/split/{ds}/fold{fold}.tsv"
+    priority: 40  # seconds long, and every chain waits on it (priorities do not pass upstream)
     threads: 1
     resources:
         mem_mb=2000,
