@@ -1,8 +1,9 @@
 """Training throughput: eegslim's loop (`eegslim.train.fit`) vs a bare PyTorch loop, same tensors and model.
 
 For EEGNet also eegslim's loop on the module path (what training ran before the spatial-first block of
-`eegslim.models.spatial_first`), and how far the two paths' trained models end apart (max |Δ logit| on the
-validation windows after the same seeded run).
+`eegslim.models.spatial_first`), how far the two paths' trained models end apart (max |Δ logit| on the
+validation windows after the same seeded run), and prediction: `eegslim.train.predict_logits` (inference mode,
+spatial-first) against the same model's modules under `no_grad` (what it ran before), on the training windows.
 
 Both train the same freshly initialised model (EEGNet-8,2 and the tiny transformer) on the same in-memory
 tensors (EEG-like shape: 19 channels × 800 samples at 200 Hz, 2 classes) with AdamW, batch 32, the same
@@ -27,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from eegslim.models import arch_for, build_model, spatial_first
-from eegslim.train import TrainConfig, fit
+from eegslim.train import TrainConfig, fit, predict_logits
 
 CH = ["Fp1", "Fp2", "F3", "F4", "F7", "F8", "T3", "T4", "C3", "C4", "T5", "T6", "P3", "P4", "O1", "O2", "Fz", "Cz",
       "Pz"]  # fmt: skip
@@ -87,6 +88,25 @@ def path_difference(X, y, Xv, yv) -> float:
         return float((fast.eval()(torch.from_numpy(Xv)) - slow.eval()(torch.from_numpy(Xv))).abs().max())
 
 
+def prediction(X, repeats: int) -> tuple[list[float], list[float], float]:
+    """EEGNet windows/s of `predict_logits` and of the module path (interleaved repeats), and their max |Δ logit|."""
+    model = fresh("eegnet").eval()
+    runs = {"fast": lambda: predict_logits(model, X), "modules": lambda: _predict_modules(model, X)}
+    rates: dict[str, list[float]] = {k: [] for k in runs}
+    for r in range(repeats + 1):  # the first round warms up
+        for key in list(runs)[:: 1 if r % 2 == 0 else -1]:
+            start = time.perf_counter()
+            runs[key]()
+            if r:
+                rates[key].append(len(X) / (time.perf_counter() - start))
+    return rates["fast"], rates["modules"], float((runs["fast"]() - runs["modules"]()).abs().max())
+
+
+@torch.no_grad()
+def _predict_modules(model: torch.nn.Module, X: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    return torch.cat([model(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
+
+
 def run_bare(name, X, y, Xv, yv) -> float:
     model = fresh(name)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
@@ -136,6 +156,12 @@ def main() -> None:
                   f"{ratio} |")
     print(f"\nEEGNet, spatial-first vs module path after the same seeded run: max |Δ logit| on the validation "
           f"windows {path_difference(X, y, Xv, yv):.2e}")
+    fast, modules, difference = prediction(X, args.repeats)
+    listed = {key: ", ".join(f"{v:.0f}" for v in values) for key, values in (("fast", fast), ("modules", modules))}
+    print(f"\nEEGNet prediction ({len(X)} windows, batch 256): predict_logits {statistics.median(fast):.0f} "
+          f"windows/s ({listed['fast']}), module path {statistics.median(modules):.0f} windows/s "
+          f"({listed['modules']}): **{statistics.median(fast) / statistics.median(modules):.1f}×**; "
+          f"max |Δ logit| {difference:.2e}")
 
 
 if __name__ == "__main__":

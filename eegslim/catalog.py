@@ -73,6 +73,9 @@ RECOVERIES = ("finetune", "scratch", "none")
 # train one run per fold (`fold{k}-seed{s}`).
 PROTOCOLS = ("subject", "kfold", "official", "subjects", "segment_kfold")
 FOLDED_PROTOCOLS = ("kfold", "segment_kfold")
+# The protocols whose parts never share a subject (checked on every split file; the report measures the leaky
+# ones, official and segment_kfold, against them).
+SUBJECT_WISE_PROTOCOLS = ("subject", "kfold", "subjects")
 
 
 def model_spec(model: str) -> ModelSpec:

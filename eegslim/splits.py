@@ -25,14 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import read_json, write_json
-from .catalog import FOLDED_PROTOCOLS, PROTOCOLS
+from .catalog import FOLDED_PROTOCOLS, PROTOCOLS, SUBJECT_WISE_PROTOCOLS
 
 logger = logging.getLogger(__name__)
 
 PARTS = ("train", "val", "test")
 N_CANDIDATES = 256   # random subject assignments scored for class coverage
 N_FOLD_ORDERS = 32   # random subject orders tried by the greedy k-fold grouping
-LEAK_CHECKED = ("subject", "kfold", "subjects")  # protocols whose splits must not share a subject between parts
 
 
 def _part_sizes(n_subjects: int, val_fraction: float, test_fraction: float) -> tuple[int, int, int]:
@@ -433,7 +432,7 @@ def check_split(split: dict) -> None:
     protocol = split.get("protocol")
     if protocol not in PROTOCOLS:
         raise ValueError(f"split: protocol must be one of {PROTOCOLS}, got {protocol!r}")
-    if protocol in LEAK_CHECKED:
+    if protocol in SUBJECT_WISE_PROTOCOLS:
         check_no_leakage(split)
         return
     _check_windows(split)

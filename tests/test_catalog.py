@@ -32,6 +32,12 @@ def test_schema_enums_are_the_catalogue():
         assert model in SCHEMA["properties"] or catalog.MODELS[model].arch in SCHEMA["properties"], model
 
 
+def test_protocol_kinds_are_protocols():
+    assert set(catalog.FOLDED_PROTOCOLS) <= set(catalog.PROTOCOLS)
+    assert set(catalog.SUBJECT_WISE_PROTOCOLS) <= set(catalog.PROTOCOLS)
+    assert {"official", "segment_kfold"}.isdisjoint(catalog.SUBJECT_WISE_PROTOCOLS)   # the two that may leak
+
+
 def test_schema_adapters_are_the_registry():
     from eegslim.datasets import ADAPTERS
 

@@ -63,18 +63,23 @@ def test_inference_matches_the_module_path(n_times, sfreq, widths, monkeypatch):
     model = EEGNet(eegnet_config(6, n_times, 3, sfreq, **widths))
     with torch.no_grad():  # trained-looking BatchNorm: affine away from identity, running statistics set
         bn = model.bnorm_temporal
-        bn.weight.uniform_(0.5, 1.5), bn.bias.uniform_(-0.5, 0.5)
-        bn.running_mean.uniform_(-0.2, 0.2), bn.running_var.uniform_(0.5, 2.0)
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-0.5, 0.5)
+        bn.running_mean.uniform_(-0.2, 0.2)
+        bn.running_var.uniform_(0.5, 2.0)
     model.eval()
     x = torch.randn(16, 6, n_times) * 3 + 1.0
     with torch.no_grad():
         modules = model(x)
-    calls = []
-    with monkeypatch.context() as m:
-        m.setattr(spatial_first, "temporal_bn_spatial_inference",
-                  lambda *a, f=spatial_first.temporal_bn_spatial_inference: calls.append(1) or f(*a))
-        with torch.inference_mode():
-            fast = model(x)
+    calls, original = [], spatial_first.temporal_bn_spatial_inference
+
+    def counted(*args):
+        calls.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(spatial_first, "temporal_bn_spatial_inference", counted)
+    with torch.inference_mode():
+        fast = model(x)
     assert calls, "inference mode did not take the spatial-first path"
     torch.testing.assert_close(fast, modules, rtol=1e-4, atol=1e-5)
 

@@ -9,9 +9,9 @@ from html import escape
 import numpy as np
 import pandas as pd
 
-from eegslim.catalog import RECORD_VARIANTS
+from eegslim.catalog import RECORD_VARIANTS, SUBJECT_WISE_PROTOCOLS
 from eegslim.report.collect import SPLIT_FOLDS, DatasetFacts, config_label
-from eegslim.report.tables import SUBJECT_WISE, leakage_text
+from eegslim.report.tables import leakage_text
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 86rem; margin: 1rem auto; padding: 0 1rem; color: #222; }
@@ -387,7 +387,7 @@ def protocols_html(table: pd.DataFrame) -> str:
              fmt_int(r["n_runs"]), fmt_int(r["n_subjects"]),
              fmt_ci(r["balanced_accuracy_mean"], r["balanced_accuracy_low"], r["balanced_accuracy_high"]),
              fmt_num(r["macro_f1_mean"]), fmt_num(r["chance_balanced_accuracy_mean"]),
-             "" if r["split_protocol"] in SUBJECT_WISE else fmt_ci(r["vs_subject_wise"], None, None, signed=True)]
+             "" if r["split_protocol"] in SUBJECT_WISE_PROTOCOLS else fmt_ci(r["vs_subject_wise"], None, None, signed=True)]
             for _, r in table.iterrows()]
     header = ["model", "dataset", "split protocol", "runs", "test subjects", "bal. acc. [95% CI]", "macro-F1",
               "chance", "vs subject-wise"]

@@ -8,6 +8,7 @@ import os
 import pandas as pd
 
 from eegslim.atomic import atomic_open
+from eegslim.catalog import SUBJECT_WISE_PROTOCOLS
 from eegslim.report.collect import CONFIG_KEYS, SPLIT_FOLDS, DatasetFacts
 from eegslim.report.inference import CONFIDENCE_COLUMNS
 
@@ -27,7 +28,6 @@ DATASET_COLUMNS = (
     "n_folds", "split_protocol", "split_caveat", "leakage_audit", "notes",
 )
 MAX_IDS = 10  # shared ids listed per pair of parts; the rest are counted
-SUBJECT_WISE = ("kfold", "subject")  # the protocols a leaky one is measured against (protocol_table)
 
 
 def _cell(value):
@@ -129,8 +129,8 @@ PROTOCOL_COLUMNS = ("recordings", "dataset", "split_protocol", "model", "n_runs"
 def protocol_table(facts: list[DatasetFacts], agg: pd.DataFrame) -> pd.DataFrame:
     """Datasets that read the same recordings with the same preprocessing (`DatasetFacts.source`) under different
     split protocols, side by side: every model's baseline per dataset, and `vs_subject_wise`, its mean balanced
-    accuracy minus the same model's under the group's subject-wise protocol (kfold or subject). Not paired: the
-    protocols test different windows. `recordings`: the group's first dataset. Empty without such a group."""
+    accuracy minus the same model's under the group's subject-wise protocol (catalog.SUBJECT_WISE_PROTOCOLS). Not
+    paired: the protocols test different windows. `recordings`: the group's first dataset. Empty without such a group."""
     groups: dict[str, list[DatasetFacts]] = {}
     for f in facts:
         if f.source is not None:
@@ -142,7 +142,7 @@ def protocol_table(facts: list[DatasetFacts], agg: pd.DataFrame) -> pd.DataFrame
             continue
         base = agg[(agg["stage"] == "baseline") & agg["method"].isna()
                    & agg["dataset"].isin(protocols) & agg["model"].notna()]
-        subject_wise = base[base["dataset"].map(protocols).isin(SUBJECT_WISE)]
+        subject_wise = base[base["dataset"].map(protocols).isin(SUBJECT_WISE_PROTOCOLS)]
         reference = subject_wise.groupby("model")["balanced_accuracy_mean"].first()
         for _, row in base.sort_values(["model", "dataset"]).iterrows():
             gain = row["balanced_accuracy_mean"] - reference.get(row["model"], float("nan"))
