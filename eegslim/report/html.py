@@ -387,7 +387,8 @@ def protocols_html(table: pd.DataFrame) -> str:
              fmt_int(r["n_runs"]), fmt_int(r["n_subjects"]),
              fmt_ci(r["balanced_accuracy_mean"], r["balanced_accuracy_low"], r["balanced_accuracy_high"]),
              fmt_num(r["macro_f1_mean"]), fmt_num(r["chance_balanced_accuracy_mean"]),
-             "" if r["split_protocol"] in SUBJECT_WISE_PROTOCOLS else fmt_ci(r["vs_subject_wise"], None, None, signed=True)]
+             "" if r["split_protocol"] in SUBJECT_WISE_PROTOCOLS
+             else fmt_ci(r["vs_subject_wise"], None, None, signed=True)]
             for _, r in table.iterrows()]
     header = ["model", "dataset", "split protocol", "runs", "test subjects", "bal. acc. [95% CI]", "macro-F1",
               "chance", "vs subject-wise"]

@@ -129,8 +129,9 @@ PROTOCOL_COLUMNS = ("recordings", "dataset", "split_protocol", "model", "n_runs"
 def protocol_table(facts: list[DatasetFacts], agg: pd.DataFrame) -> pd.DataFrame:
     """Datasets that read the same recordings with the same preprocessing (`DatasetFacts.source`) under different
     split protocols, side by side: every model's baseline per dataset, and `vs_subject_wise`, its mean balanced
-    accuracy minus the same model's under the group's subject-wise protocol (catalog.SUBJECT_WISE_PROTOCOLS). Not
-    paired: the protocols test different windows. `recordings`: the group's first dataset. Empty without such a group."""
+    accuracy minus the same model's under the group's subject-wise protocol (catalog.SUBJECT_WISE_PROTOCOLS).
+    Not paired: the protocols test different windows. `recordings`: the group's first dataset. Empty without
+    such a group."""
     groups: dict[str, list[DatasetFacts]] = {}
     for f in facts:
         if f.source is not None:
