@@ -67,8 +67,9 @@ METHODS: dict[str, MethodSpec] = {
 VARIANTS = ("fp32", "int8_dynamic", "int8_static", "fp16")
 # The `variant` of a metrics.json that is not an ONNX file: a torch checkpoint, a scikit-learn model.
 RECORD_VARIANTS = ("torch", "sklearn")
-# How a pruned model is retrained: inherited weights, re-initialised with the same structure or mask, not at all.
-RECOVERIES = ("finetune", "scratch", "none")
+# How a pruned model is retrained: inherited weights, re-initialised with the same structure or mask, inherited
+# weights taught by the unpruned model's outputs as well as the labels (knowledge distillation), not at all.
+RECOVERIES = ("finetune", "scratch", "distill", "none")
 # How windows are split (`split.protocol`, eegslim.splits): the folded ones write one split file per fold and
 # train one run per fold (`fold{k}-seed{s}`).
 PROTOCOLS = ("subject", "kfold", "official", "subjects", "segment_kfold")

@@ -79,6 +79,36 @@ def init_settings(train_cfg: dict, pretrained: bool) -> dict:
     return cfg
 
 
+@dataclass
+class Distillation:
+    """Knowledge distillation (Hinton et al. 2015) for `fit`: the training loss becomes
+    (1 − alpha) · cross-entropy(labels) + alpha · T² · KL(softmax(teacher / T) ‖ softmax(student / T)).
+
+    teacher: a trained model, frozen and in eval mode, run on the same (augmented) batch as the student.
+    alpha in [0, 1]: the weight of the teacher's soft targets; temperature T > 0 softens both distributions (T² keeps
+    the soft term's gradient scale independent of T).
+    """
+
+    teacher: nn.Module
+    alpha: float = 0.9
+    temperature: float = 2.0
+
+    def __post_init__(self):
+        if not 0.0 <= self.alpha <= 1.0 or self.temperature <= 0:
+            raise ValueError(f"distillation: need 0 <= alpha <= 1 and temperature > 0, got alpha={self.alpha}, "
+                             f"temperature={self.temperature}")
+        self.teacher.eval()
+        self.teacher.requires_grad_(False)
+
+    def loss(self, xb: torch.Tensor, logits: torch.Tensor, hard_loss: torch.Tensor) -> torch.Tensor:
+        """The distillation loss of the student's `logits` (b, N) on batch `xb`, given its label loss."""
+        t = self.temperature
+        with torch.no_grad():
+            target = F.log_softmax(self.teacher(xb).float() / t, dim=1)
+        soft = F.kl_div(F.log_softmax(logits / t, dim=1), target, reduction="batchmean", log_target=True)
+        return (1.0 - self.alpha) * hard_loss + self.alpha * t * t * soft
+
+
 def resolve_device(device: str) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else torch.device(device)
 
@@ -185,7 +215,7 @@ def predict_windows(model: nn.Module, windows: Windows, rows, batch_size: int = 
 def fit(model: nn.Module, X_train, y_train, X_val, y_val, cfg: TrainConfig, n_classes: int,
         post_step: Iterable[Callable[[nn.Module], None]] = (), log: logging.Logger = logger,
         epoch_end: Iterable[Callable[[nn.Module, int], None]] = (),
-        eligible: Callable[[int], bool] | None = None) -> dict:
+        eligible: Callable[[int], bool] | None = None, distill: Distillation | None = None) -> dict:
     """Train `model` in place; keep the weights `cfg.select` picks; return the history.
 
     select best_val: restore the weights of the best validation epoch, stopping early after `patience` epochs
@@ -204,6 +234,8 @@ def fit(model: nn.Module, X_train, y_train, X_val, y_val, cfg: TrainConfig, n_cl
     np.random.seed(cfg.seed)
     device = resolve_device(cfg.device)
     model.to(device)
+    if distill is not None:
+        distill.teacher.to(device)
     X = torch.as_tensor(X_train, dtype=torch.float32)
     y = torch.as_tensor(y_train, dtype=torch.int64)
     if device.type == "cuda":
@@ -250,6 +282,8 @@ def fit(model: nn.Module, X_train, y_train, X_val, y_val, cfg: TrainConfig, n_cl
                 if lam < 1.0:
                     loss = lam * loss + (1 - lam) * F.cross_entropy(logits, yb_mixed, weight=weight,
                                                                     label_smoothing=cfg.label_smoothing)
+                if distill is not None:
+                    loss = distill.loss(xb, logits, loss)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

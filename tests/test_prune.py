@@ -18,7 +18,7 @@ from eegslim.prune import PRUNING_METHODS, MaskKeeper, PruneContext, prune_model
 from eegslim.prune.sensitivity import layer_sensitivity
 from eegslim.prune.units import expand_units, unit_groups
 from eegslim.prune.unstructured import cubic_sparsity, prunable_weights
-from eegslim.train import TrainConfig, fit
+from eegslim.train import Distillation, TrainConfig, fit
 
 CH = ["FP1", "FP2", "C3", "C4", "O1", "O2"]
 REPO = Path(__file__).resolve().parents[1]
@@ -234,6 +234,28 @@ def test_recovery_none_and_scratch_of_dynamic_methods():
     assert final.arch["F1"] == 4 and final.arch["F2"] == 8
     kept = final.kept["F1"]
     assert not torch.allclose(final.model.conv_temporal.weight, inherited[kept])   # re-initialised, not inherited
+
+
+def test_distill_recovery_trains_the_inherited_weights_under_the_masks_with_the_teacher(monkeypatch):
+    arch = eegnet_arch()
+    X, y = _tiny_data(6, 256)
+    teacher = randomized(arch)
+    result = prune_model(randomized(arch), arch, "magnitude_global", 0.6)
+    start = {k: v.clone() for k, v in result.model.state_dict().items()}
+    seen = []
+    real_loss = Distillation.loss
+    monkeypatch.setattr(Distillation, "loss", lambda self, *a: seen.append(self.teacher) or real_loss(self, *a))
+    final, history = recover(result, X[:32], y[:32], X[32:], y[32:], RECOVERY_CFG, 3, "distill",
+                             distill=Distillation(teacher))
+    assert seen and all(t is teacher for t in seen)                                 # the teacher's loss was used
+    assert final.model is result.model and history["epoch"]                         # inherited weights, trained
+    assert not torch.equal(final.model.conv_temporal.weight, start["conv_temporal.weight"])
+    for name, mask in final.masks.items():
+        assert torch.all(final.model.get_parameter(name)[~mask] == 0), name
+    with pytest.raises(ValueError, match="teacher"):
+        recover(result, X[:32], y[:32], X[32:], y[32:], RECOVERY_CFG, 3, "distill")
+    with pytest.raises(ValueError, match="teacher"):
+        recover(result, X[:32], y[:32], X[32:], y[32:], RECOVERY_CFG, 3, "finetune", distill=Distillation(teacher))
 
 
 def test_scratch_is_not_the_baselines_initialisation(monkeypatch):
@@ -544,6 +566,7 @@ def baseline(tmp_path_factory):
 @pytest.mark.parametrize("method,recovery,options", [
     ("magnitude_global", "finetune", {"schedule": "gradual"}),
     ("l1_filter", "scratch", {}),
+    ("l1_filter", "distill", {"distill": {"alpha": 0.7, "temperature": 3.0}}),
     ("l1_structured", "none", {}),
     ("soft_filter", "finetune", {}),
     ("taylor", "none", {"criterion_batches": 2}),

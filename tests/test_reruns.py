@@ -105,6 +105,14 @@ def test_a_new_variant_reruns_each_quantize_job_and_never_training(mini_run, tmp
     assert f"onnx/{new}/model.onnx" in out
 
 
+def test_distillation_settings_rerun_only_the_distill_recovery(mini_run, tmp_path):
+    """Adding the distill recovery, with its own settings, plans its jobs and leaves the fine-tuned ones alone."""
+    overlay = {"prune": {"recoveries": ["finetune", "distill"], "distill": {"alpha": 0.9, "temperature": 3.0}}}
+    out = plan(mini_run, overlay=overlay, tmp_path=tmp_path)
+    assert planned_jobs(out) == {"prune": 2, "quantize": 2, "report": 1}
+    assert set(re.findall(r"recovery=(\w+)", out)) == {"distill"}
+
+
 def test_a_new_seed_plans_only_its_jobs(mini_run, tmp_path):
     out = plan(mini_run, overlay={"seeds": [*mini_config()["seeds"], 2]}, tmp_path=tmp_path)
     assert planned_jobs(out) == {"train": 1, "prune": 1, "quantize": 2, "report": 1}

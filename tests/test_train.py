@@ -13,7 +13,8 @@ from eegslim.models import arch_for, build_model
 from eegslim.models.checkpoint import load_checkpoint
 from eegslim.models.labram import drop_path
 from eegslim.predictions import read_predictions
-from eegslim.train import TrainConfig, _class_weights, evaluate, fit, lr_at, param_groups, predict, resolve_device
+from eegslim.train import (Distillation, TrainConfig, _class_weights, evaluate, fit, lr_at, param_groups, predict,
+                           resolve_device)
 
 FREQS = (5.0, 11.0, 19.0)
 
@@ -289,6 +290,44 @@ def test_class_weights_and_label_smoothing_reach_the_loss(eeg_data, monkeypatch,
         assert kw["weight"] is None if expected is None else torch.equal(kw["weight"], expected)
     if class_weights:
         assert expected[0] < 1 < expected[1]
+
+
+def test_distillation_loss_is_hintons():
+    """(1 − α)·CE + α·T²·KL(p_teacher ‖ p_student) at temperature T, written out with the probabilities."""
+    teacher = _eegnet(seed=1)
+    x = torch.as_tensor(sine_windows(8, 4, 256, 128.0, seed=3)[0])
+    logits = torch.randn(8, 3, generator=torch.Generator().manual_seed(0))
+    hard = torch.tensor(0.7)
+    distill = Distillation(teacher, alpha=0.3, temperature=4.0)
+    with torch.no_grad():
+        p_t = torch.softmax(teacher(x) / 4.0, 1)
+    p_s = torch.softmax(logits / 4.0, 1)
+    kl = (p_t * (p_t.log() - p_s.log())).sum(1).mean()
+    assert float(distill.loss(x, logits, hard)) == pytest.approx(0.7 * 0.7 + 0.3 * 16 * float(kl), rel=1e-5)
+    assert not teacher.training and not any(p.requires_grad for p in teacher.parameters())
+    with torch.no_grad():
+        same = teacher(x)
+    assert float(Distillation(teacher, alpha=1.0).loss(x, same, hard)) == pytest.approx(0.0, abs=1e-6)
+    assert float(Distillation(teacher, alpha=0.0).loss(x, logits, hard)) == pytest.approx(0.7)
+    with pytest.raises(ValueError, match="alpha"):
+        Distillation(teacher, alpha=1.5)
+
+
+def test_distillation_teaches_the_teachers_predictions(eeg_data):
+    """On labels the teacher disagrees with, a student trained on the teacher's outputs alone (α = 1) follows the
+    teacher; the same student trained on the labels alone (α = 0) does not."""
+    X_tr, y_tr, X_va, y_va, X_te, _ = eeg_data
+    teacher = _eegnet(seed=1)
+    fit(teacher, X_tr, y_tr, X_va, y_va, TrainConfig(epochs=8, batch_size=50, lr=1e-2), n_classes=3)
+    shuffled = np.random.default_rng(0).permutation(y_tr)                      # labels unrelated to the signal
+    agreement = {}
+    for alpha in (0.0, 1.0):
+        student = _eegnet(seed=2)
+        history = fit(student, X_tr, shuffled, X_va, y_va, TrainConfig(epochs=8, batch_size=50, lr=1e-2), 3,
+                      distill=Distillation(teacher, alpha=alpha, temperature=2.0))
+        agreement[alpha] = np.mean(predict(student, X_te) == predict(teacher, X_te))
+        assert len(history["train_loss"]) == 8
+    assert agreement[1.0] > 0.9 and agreement[1.0] > agreement[0.0] + 0.3, agreement
 
 
 def test_drop_path_zeroes_whole_samples_in_training_only():

@@ -1,4 +1,4 @@
-"""What a pruned model carries into recovery, and the recovery arms (fine-tune, from scratch, none)."""
+"""What a pruned model carries into recovery, and the recovery arms (fine-tune, from scratch, distill, none)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from torch import nn
 
 from eegslim.catalog import RECOVERIES
 from eegslim.models import build_model
-from eegslim.train import TrainConfig, fit
+from eegslim.train import Distillation, TrainConfig, fit
 
 log = logging.getLogger(__name__)
 
-RECOVERY_MODES = RECOVERIES  # finetune | scratch | none (eegslim.catalog)
+RECOVERY_MODES = RECOVERIES  # finetune | scratch | distill | none (eegslim.catalog)
 SCHEDULES = ("oneshot", "gradual")
 # Added to the training seed before a scratch model is built: the baseline was built right after
 # manual_seed(seed), so the same seed would rebuild its very initial weights (a lottery-ticket rewind, not
@@ -122,16 +122,20 @@ class MaskKeeper:
 
 
 def recover(result: PruneResult, X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
-            train_cfg: TrainConfig, n_classes: int, recovery: str, seed: int = 0) -> tuple[PruneResult, dict]:
+            train_cfg: TrainConfig, n_classes: int, recovery: str, seed: int = 0,
+            distill: Distillation | None = None) -> tuple[PruneResult, dict]:
     """Recover accuracy after pruning; returns (the final PruneResult, training history; {} for `none`).
 
     finetune: train the inherited weights. scratch: rebuild the arch with fresh weights (seed `seed` +
     SCRATCH_SEED_OFFSET, never the baseline's initial weights), re-apply
-    the masks (one-shot) or restart the dynamic pruning, train with the same epochs and schedule. Both keep the
-    masks after every step. none: no training (dynamic pruning jumps to its final state).
+    the masks (one-shot) or restart the dynamic pruning, train with the same epochs and schedule. distill: train
+    the inherited weights on the labels and on the unpruned teacher's soft outputs (`distill`, required). All keep
+    the masks after every step. none: no training (dynamic pruning jumps to its final state).
     """
     if recovery not in RECOVERY_MODES:
         raise ValueError(f"unknown recovery {recovery!r}; known: {', '.join(RECOVERY_MODES)}")
+    if (recovery == "distill") != (distill is not None):
+        raise ValueError(f"recovery {recovery!r}: a Distillation (the teacher) is needed for 'distill' and only there")
     dynamic = result.dynamic
     if recovery == "none":
         return (dynamic.finish(result.model) if dynamic else result), {}
@@ -148,7 +152,7 @@ def recover(result: PruneResult, X_train: np.ndarray, y_train: np.ndarray, X_val
              len(masks), ", dynamic pruning" if dynamic else "")
     history = fit(model, X_train, y_train, X_val, y_val, train_cfg, n_classes, post_step=(MaskKeeper(masks),),
                   epoch_end=(dynamic.epoch_end,) if dynamic else (),
-                  eligible=dynamic.eligible if dynamic else None, log=log)
+                  eligible=dynamic.eligible if dynamic else None, log=log, distill=distill)
     if dynamic:
         return dynamic.finish(model), history
     return PruneResult(model=model, arch=result.arch, masks=result.masks, kept=result.kept), history

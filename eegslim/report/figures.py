@@ -16,7 +16,7 @@ from eegslim.report.collect import config_label, variant_rank
 
 # Same inputs → same PNG bytes: no software metadata (Agg writes no date), fixed SVG hash salt.
 RC = {"svg.hashsalt": "eegslim", "font.size": 9, "axes.grid": True, "grid.alpha": 0.3}
-RECOVERY_STYLE = {"finetune": "-", "scratch": ":", "none": "-."}
+RECOVERY_STYLE = {"finetune": "-", "scratch": ":", "distill": "--", "none": "-."}
 VARIANT_MARKER = {"torch": "o", "fp32": "s", "int8_dynamic": "^", "int8_static": "v"}
 OTHER_MARKERS = "DPX*hp<>"
 

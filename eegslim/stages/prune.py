@@ -24,12 +24,12 @@ from eegslim.predictions import PREDICTIONS_FILE, write_predictions
 from eegslim.prune import PruneContext, prune_model, recover
 from eegslim.splits import load_split, split_fields
 from eegslim.store import load_windows
-from eegslim.train import TrainConfig, fit, predict_windows
+from eegslim.train import Distillation, TrainConfig, fit, predict_windows
 
 logger = logging.getLogger(__name__)
 
-# `prune` settings that configure the pruning itself rather than the recovery training.
-PRUNE_OPTIONS = ("schedule", "include_head", "criterion_batches", "bn_sparsity", "sparsity_epochs")
+# `prune` settings that configure the pruning (and the distill recovery's teacher) rather than the recovery training.
+PRUNE_OPTIONS = ("schedule", "include_head", "criterion_batches", "bn_sparsity", "sparsity_epochs", "distill")
 
 
 def _train(X_train, y_train, X_val, y_val, cfg: TrainConfig, epochs: int, n_classes: int, model) -> dict:
@@ -42,7 +42,8 @@ def run(dataset: str, model: str, baseline_dir: str | Path, windows_h5: str | Pa
     """Prune `baseline_dir`'s model with `method` at `ratio`, recover with `recovery`; return the metrics record.
 
     prune_cfg: the recovery training's `TrainConfig` fields but seed (epochs, lr, batch_size, ...), plus the
-    pruning options PRUNE_OPTIONS (schedule, include_head, criterion_batches, bn_sparsity, sparsity_epochs).
+    pruning options PRUNE_OPTIONS (schedule, include_head, criterion_batches, bn_sparsity, sparsity_epochs) and
+    `distill` ({alpha, temperature} of recovery distill, whose teacher is the unpruned baseline).
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
@@ -77,8 +78,10 @@ def run(dataset: str, model: str, baseline_dir: str | Path, windows_h5: str | Pa
     logger.info("%s %s@%g: params %d -> %d, nonzero %d -> %d, MACs %d -> %d", model, method, ratio,
                 before["params"], after["params"], before["nonzero_params"], after["nonzero_params"],
                 before["macs"], after["macs"])
+    distill = (Distillation(load_checkpoint(baseline_dir)[0], **options.get("distill", {}))
+               if recovery == "distill" else None)
     final, history = recover(result, windows.X[train], windows.y[train], windows.X[val], windows.y[val], cfg,
-                             n_classes, recovery, seed=seed)
+                             n_classes, recovery, seed=seed, distill=distill)
     pruned = final.model.cpu()
     predictions = predict_windows(pruned, windows, test)
     scores = classification_metrics(predictions.y_true, predictions.y_pred, n_classes)

@@ -367,10 +367,11 @@ def split_rule_settings(ds):
     return {k: v for k, v in split_settings(ds).items() if k != "folds"}
 
 
-def grid_settings():
-    """Recovery-training settings of `prune`, without the grid axes (wildcards, or which models and datasets are
-    pruned)."""
-    return {k: v for k, v in PRUNE.items() if k not in ("models", "datasets", "methods", "ratios", "recoveries")}
+def grid_settings(recovery):
+    """Recovery-training settings of `prune` for one recovery, without the grid axes (wildcards, or which models
+    and datasets are pruned); `distill` only for the distill recovery, so tuning it reruns no other job."""
+    axes = ("models", "datasets", "methods", "ratios", "recoveries") + (() if recovery == "distill" else ("distill",))
+    return {k: v for k, v in PRUNE.items() if k not in axes}
 
 
 wildcard_constraints:

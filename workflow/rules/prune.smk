@@ -9,7 +9,7 @@ rule prune:
     wildcard_constraints:
         model=alternation(models_where(pruned=True)),
     params:
-        settings=flat(grid_settings()),
+        settings=lambda wc: flat(grid_settings(wc.recovery)),
     log:
         "logs/prune/{ds}/{model}/{method}/{ratio}/{recovery}/{run}.log",
     benchmark:
