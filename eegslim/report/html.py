@@ -44,13 +44,14 @@ a published protocol that shares subjects between train and test is marked in re
 and <b>macro-F1</b> are reported beside plain accuracy because EEG classes are rarely balanced; the
 <b>chance level</b> is what always guessing the majority class scores (accuracy) or 1/classes (balanced accuracy).
 Cohen's kappa corrects accuracy for chance agreement.</p>
-<p>Models are pruned with several methods and ratios, then recovered by fine-tuning the pruned weights or by
-training the pruned architecture from scratch. <b>Structured</b> pruning removes whole filters, heads or hidden
+<p>Models are pruned with several methods and ratios, then recovered by fine-tuning the pruned weights, by
+training the pruned architecture from scratch, or by distillation (fine-tuning the pruned weights on the unpruned
+model's softened outputs as well as the labels). <b>Structured</b> pruning removes whole filters, heads or hidden
 units, so the dense model, its file and its latency shrink. <b>Unstructured</b> sparsity only zeroes weights: the
 dense file and the latency stay the same and only the compressed (gzip) size shrinks. Each model is exported
-to fp32 ONNX and converted with onnxruntime to <b>int8 dynamic</b> (int8 weights, activations quantized at run
-time), <b>int8 static</b> (QDQ, per-channel weights, activation ranges calibrated on training windows, the
-classifier kept in fp32) and <b>fp16</b>; every variant is scored through onnxruntime on the test set, with its
+to fp32 ONNX and converted with onnxruntime to <b>int8 dynamic</b> (int8 MatMul weights, activations quantized at
+run time; convolutions stay fp32), <b>int8 static</b> (QDQ, per-channel weights, activation ranges calibrated on
+training windows, the classifier kept in fp32) and <b>fp16</b>; every variant is scored through onnxruntime on the test set, with its
 agreement with the fp32 export, and timed at batch size 1 (and 64 with <code>quantize.latency_b64</code>; median
 and IQR over interleaved repeats, pinned threads; the CPU's int8 flags are in results.csv).</p>
 <p>Numbers are means over runs (n = number of runs: training seeds, times the folds of a subject-wise k-fold),
