@@ -5,6 +5,7 @@ Writes `out_dir/{model.safetensors, arch.json, history.json, predictions.npz, me
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import time
@@ -73,13 +74,13 @@ def run(dataset: str, model: str, baseline_dir: str | Path, windows_h5: str | Pa
     if ctx.schedule == "gradual" and METHODS[method].kind != "unstructured":
         logger.info("prune.schedule gradual applies to unstructured methods; %s is %s", method,
                     "soft (pruned after every epoch)" if METHODS[method].kind == "soft" else "one-shot")
+    # the teacher of recovery distill: the unpruned baseline, copied before pruning (which may work in place)
+    distill = (Distillation(copy.deepcopy(net), **options.get("distill", {})) if recovery == "distill" else None)
     result = prune_model(net, arch, method, ratio, ctx)
     after = size_stats(result.model, n_chans, n_times)
     logger.info("%s %s@%g: params %d -> %d, nonzero %d -> %d, MACs %d -> %d", model, method, ratio,
                 before["params"], after["params"], before["nonzero_params"], after["nonzero_params"],
                 before["macs"], after["macs"])
-    distill = (Distillation(load_checkpoint(baseline_dir)[0], **options.get("distill", {}))
-               if recovery == "distill" else None)
     final, history = recover(result, windows.X[train], windows.y[train], windows.X[val], windows.y[val], cfg,
                              n_classes, recovery, seed=seed, distill=distill)
     pruned = final.model.cpu()
