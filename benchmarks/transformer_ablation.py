@@ -14,6 +14,8 @@ and bandpower_lr runs of that benchmark were scored on, and every comparison is 
    - phase 2, one change at a time against `today` (configs/eegmat.yaml's labram + finetune blocks as they
      were: layer decay 0.65 applied from random init), ARMS in order, every fold x seed;
    - phase 2b (`--pt-arms`), PRETRAINED_ARMS: fine-tuning the phase-1 encoders (augmentation on);
+   - CORPUS_ARMS (run only when named in `--pt-arms`): a pretrained arm again, from encoders pretrained on a
+     seeded share of the fold's pretraining subjects (the corpus-size curve: probes and fine-tuning vs share);
    - phase 3 (`--combined`): today's recipe with every phase-2 change whose mean paired Δ is > 0 (the best one
      of each exclusive group), from scratch and fine-tuned from encoders pretrained with the target of the best
      linear probe and the combined input settings.
@@ -91,6 +93,8 @@ PRETRAINED_ARMS = {
     "pt_cossin_epochs_40": ("pt_cossin with 40 fine-tuning epochs", [AUGMENT, {"finetune": {"epochs": 40}}],
                             "amplitude_cossin"),
 }
+# The corpus-size curve: name -> (the pretrained arm it repeats, the share of the fold's pretraining subjects kept).
+CORPUS_ARMS = {f"pt_cossin_epochs_40_corpus{share:g}": ("pt_cossin_epochs_40", share) for share in (0.25, 0.5)}
 log = logging.getLogger("eegslim.bench")
 
 
@@ -156,9 +160,19 @@ def encoder_dir(workdir: Path, key: str, fold: int) -> Path:
     return workdir / "pretrain" / key / f"fold{fold}"
 
 
-def pretrain_key(target: str, labram: dict) -> str:
+def pretrain_key(target: str, labram: dict, corpus: float = 1.0) -> str:
     extra = [f"{k}{labram[k]}" for k in ("input_norm", "patch_size") if labram.get(k) not in (None, "none", 200)]
-    return "-".join([target, *extra])
+    return "-".join([target, *extra, *([f"corpus{corpus:g}"] if corpus < 1 else [])])
+
+
+def corpus_rows(data: Data, fold: int, part: str, corpus: float) -> np.ndarray:
+    """The fold's `part` rows of a seeded `corpus` share of its subjects (at least one; all when corpus is 1)."""
+    rows = data.splits[fold][part]
+    if corpus >= 1:
+        return rows
+    subjects = np.unique(data.subject[rows])
+    keep = np.random.default_rng(fold).choice(subjects, max(1, round(corpus * len(subjects))), replace=False)
+    return rows[np.isin(data.subject[rows], keep)]
 
 
 def build(data: Data, model_cfg: dict, seed: int, model: str = "labram"):
@@ -193,7 +207,8 @@ def linear_probe(data: Data, fold: int, net, device) -> float:
     return float(balanced_accuracy_score(data.y[test], probe.predict(features(net, data.X[test], device))))
 
 
-def pretrain_job(data: Data, workdir: Path, target: str, labram: dict, fold: int, settings: dict, device) -> None:
+def pretrain_job(data: Data, workdir: Path, target: str, labram: dict, fold: int, settings: dict, corpus: float,
+                 device) -> None:
     from safetensors.torch import save_file
 
     from eegslim.atomic import write_json
@@ -201,14 +216,14 @@ def pretrain_job(data: Data, workdir: Path, target: str, labram: dict, fold: int
     from eegslim.models.masked import MaskedEEGModel, encoder_arch, encoder_config, encoder_state, load_encoder
     from eegslim.pretrain import PretrainConfig, patch_windows, pretrain
 
-    out = encoder_dir(workdir, pretrain_key(target, labram), fold)
+    out = encoder_dir(workdir, pretrain_key(target, labram, corpus), fold)
     if (out / "history.json").is_file():
         return
     started = time.perf_counter()
-    split, size = data.splits[fold], labram["size"]
+    size = labram["size"]
     cfg = PretrainConfig.from_dict({**settings, "target": target, "device": str(device)})
     encoder_fields = {k: labram[k] for k in ("patch_size", "input_norm", "depth") if k in labram}
-    sets = {part: [patch_windows("eegmat", data.X[split[part]], data.sfreq, data.ch_names,
+    sets = {part: [patch_windows("eegmat", data.X[corpus_rows(data, fold, part, corpus)], data.sfreq, data.ch_names,
                                  encoder_fields.get("patch_size", 200), cfg.sfreq, 16)] for part in ("train", "val")}
     sets["train"][0].X = torch.cat([sets["train"][0].X, sets["val"][0].X])          # unlabelled: train + val
     torch.manual_seed(0)
@@ -224,9 +239,9 @@ def pretrain_job(data: Data, workdir: Path, target: str, labram: dict, fold: int
     load_encoder(trained, out)
     probe_pretrained = linear_probe(data, fold, trained, device)
     history.update(seconds_total=time.perf_counter() - started, probe_untrained=probe_untrained,
-                   probe_pretrained=probe_pretrained, settings=settings, target=target, labram=labram)
+                   probe_pretrained=probe_pretrained, settings=settings, target=target, labram=labram, corpus=corpus)
     write_json(out / "history.json", history)
-    print(f"pretrain {pretrain_key(target, labram)} fold {fold}: loss {history['train_loss'][0]:.3f} -> "
+    print(f"pretrain {pretrain_key(target, labram, corpus)} fold {fold}: loss {history['train_loss'][0]:.3f} -> "
           f"{history['train_loss'][-1]:.3f}, probe untrained {probe_untrained:.3f} pretrained "
           f"{probe_pretrained:.3f} ({history['seconds_total']:.0f} s)", flush=True)
 
@@ -362,10 +377,15 @@ def train_all(args) -> None:
     budget_end = started + args.budget
     try:
         base = base_recipe()["labram"]
-        pool.run([("pretrain", (t, base, f, PRETRAIN)) for t in args.targets for f in args.folds], budget_end)
+        corpora = {a: CORPUS_ARMS.get(a, (a, 1.0)) for a in args.pt_arms}  # arm -> (pretrained arm, share)
+        encoders = sorted({(t, 1.0) for t in args.targets}
+                          | {(PRETRAINED_ARMS[arm][2], share) for arm, share in corpora.values()})
+        pool.run([("pretrain", (t, base, f, PRETRAIN, share)) for t, share in encoders for f in args.folds],
+                 budget_end)
         arms = {a: recipe([ARMS[a][1]]) for a in args.arms}
-        arms.update({a: {**recipe(PRETRAINED_ARMS[a][1]), "pretrained": pretrain_key(PRETRAINED_ARMS[a][2], base)}
-                     for a in args.pt_arms})
+        arms.update({a: {**recipe(PRETRAINED_ARMS[arm][1]), "pretrained": pretrain_key(PRETRAINED_ARMS[arm][2], base,
+                                                                                         share)}
+                     for a, (arm, share) in corpora.items()})
         jobs = [("finetune", (a, spec, f, s)) for a, spec in arms.items() for f in args.folds for s in args.seeds]
         pool.run(jobs, started + 0.7 * args.budget)
         deltas = mean_deltas(args.workdir, [a for a in args.arms if a != "today"])
@@ -378,7 +398,7 @@ def train_all(args) -> None:
                       for t in args.targets}
             target = max(probes, key=lambda t: statistics.mean(probes[t]) if probes[t] else 0)
             key = pretrain_key(target, spec["labram"])
-            pool.run([("pretrain", (target, spec["labram"], f, PRETRAIN)) for f in args.folds], budget_end)
+            pool.run([("pretrain", (target, spec["labram"], f, PRETRAIN, 1.0)) for f in args.folds], budget_end)
             jobs = [("finetune", (name, s, f, seed)) for name, s in
                     (("combined", spec), ("combined_pt", {**spec, "pretrained": key}))
                     for f in args.folds for seed in args.seeds]
@@ -441,6 +461,8 @@ def statistics_tables(args) -> str:
              "bandpower_lr": delta(p, refs["bandpower_lr"])}
         result[a] = {"score": dataclasses.asdict(score), **{k: dataclasses.asdict(v) if v else None for k, v in d.items()}}
         what = {**{k: v[0] for k, v in {**ARMS, **PRETRAINED_ARMS}.items()},
+                **{k: f"{arm}, encoder pretrained on {share:.0%} of the subjects" for k, (arm, share) in
+                   CORPUS_ARMS.items()},
                 "today:best_val": "today, best-validation epoch kept"}.get(a, "see combined.json")
         lines.append(f"| {a} | {what} | {score.n_runs} | {fmt(score)} | "
                      + " | ".join(fmt(v, True) if v else "–" for v in d.values())
@@ -450,6 +472,11 @@ def statistics_tables(args) -> str:
         if d:
             lines += ["", f"Pretraining (combined_pt − combined, paired): {fmt(d, True)} over {d.n_runs} runs."]
             result["pretrain_delta"] = dataclasses.asdict(d)
+    for a, (arm, share) in CORPUS_ARMS.items():
+        d = delta(preds.get(a, {}), preds.get(arm, {}))
+        if d:
+            lines += ["", f"Pretraining corpus ({a} − {arm}, paired): {fmt(d, True)} over {d.n_runs} runs."]
+            result[f"corpus_delta_{share:g}"] = dataclasses.asdict(d)
     probes = {}
     for h in sorted((args.workdir / "pretrain").glob("*/fold*/history.json")):
         r = json.loads(h.read_text())
@@ -479,7 +506,8 @@ def main() -> None:
     parser.add_argument("--reference", type=Path, default=Path("/tmp/trust_eegmat"),
                         help="benchmarks/trust_eegmat.py's workdir (windows, splits, EEGNet and bandpower_lr runs)")
     parser.add_argument("--arms", nargs="*", default=list(ARMS), choices=list(ARMS))
-    parser.add_argument("--pt-arms", nargs="*", default=list(PRETRAINED_ARMS), choices=list(PRETRAINED_ARMS))
+    parser.add_argument("--pt-arms", nargs="*", default=list(PRETRAINED_ARMS),
+                        choices=[*PRETRAINED_ARMS, *CORPUS_ARMS], help="CORPUS_ARMS run only when named")
     parser.add_argument("--combined", action="store_true", help="phase 3 after the single changes")
     parser.add_argument("--targets", nargs="*", default=list(TARGETS), choices=list(TARGETS))
     parser.add_argument("--folds", type=int, nargs="+", default=FOLDS)

@@ -29,21 +29,18 @@ def run(tmp_path_factory):
     return workdir, pd.read_csv(root / "tables" / "variants.csv")
 
 
-def table(workdir, capsys, *groups) -> list[list[str]]:
-    sys_argv = ["replication.py", "--workdir", str(workdir), "--dataset", "sleep_edf", "--model", "eegnet",
-                "--groups", *groups]
-    old, sys.argv = sys.argv, sys_argv
-    try:
-        replication.main()
-    finally:
-        sys.argv = old
+def table(workdir, capsys, monkeypatch, *groups) -> list[list[str]]:
+    """The cells of each Markdown data row replication.py prints for eegnet and these seed groups."""
+    monkeypatch.setattr(sys, "argv", ["replication.py", "--workdir", str(workdir), "--dataset", "sleep_edf",
+                                      "--model", "eegnet", "--groups", *groups])
+    replication.main()
     lines = capsys.readouterr().out.splitlines()
     return [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:] if line.startswith("|")]
 
 
-def test_all_seeds_give_the_reports_paired_delta_and_verdict(run, capsys):
+def test_all_seeds_give_the_reports_paired_delta_and_verdict(run, capsys, monkeypatch):
     workdir, variants = run
-    rows = table(workdir, capsys, "0,1")
+    rows = table(workdir, capsys, monkeypatch, "0,1")
     method, ratio, recovery = EEGNET_TWO_SEEDS
     for variant in ("fp32", "int8_dynamic"):
         mine = [r for r in rows if r[:4] == [method, f"{ratio:g}", recovery, variant]]
@@ -56,9 +53,9 @@ def test_all_seeds_give_the_reports_paired_delta_and_verdict(run, capsys):
         assert mine[0][9] == expected["verdict"]
 
 
-def test_each_seed_group_counts_only_its_seeds(run, capsys):
+def test_each_seed_group_counts_only_its_seeds(run, capsys, monkeypatch):
     workdir, _ = run
-    rows = table(workdir, capsys, "0", "1", "7")
+    rows = table(workdir, capsys, monkeypatch, "0", "1", "7")
     two_seeds = [r for r in rows if r[:3] == ["l1_structured", "0.5", "finetune"]]
     assert sorted((r[3], r[4], r[5]) for r in two_seeds) == [("fp32", "0", "1"), ("fp32", "1", "1"),
                                                              ("int8_dynamic", "0", "1"), ("int8_dynamic", "1", "1")]
