@@ -109,7 +109,8 @@ def isolated_products() -> None:
         for _ in range(100):
             aa @ bb
         seconds = (time.perf_counter() - start) / 100
-        print(f"| {str(dtype).removeprefix('torch.')} | {2 * aa.shape[0] * aa.shape[1] * bb.shape[1] / seconds / 1e9:.0f} |")
+        gflops = 2 * aa.shape[0] * aa.shape[1] * bb.shape[1] / seconds / 1e9
+        print(f"| {str(dtype).removeprefix('torch.')} | {gflops:.0f} |")
 
 
 def main() -> None:

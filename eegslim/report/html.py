@@ -52,8 +52,9 @@ dense file and the latency stay the same and only the compressed (gzip) size shr
 to fp32 ONNX and converted with onnxruntime to <b>int8 dynamic</b> (int8 MatMul weights, activations quantized at
 run time; convolutions stay fp32), <b>int8 static</b> (QDQ, per-channel weights, activation ranges calibrated on
 training windows, the classifier kept in fp32) and <b>fp16</b>; every variant is scored through onnxruntime on
-the test set, with its agreement with the fp32 export, and timed at batch size 1 (and 64 with <code>quantize.latency_b64</code>; median
-and IQR over interleaved repeats, pinned threads; the CPU's int8 flags are in results.csv).</p>
+the test set, with its agreement with the fp32 export, and timed at batch size 1 (and 64 with
+<code>quantize.latency_b64</code>; median and IQR over interleaved repeats, pinned threads; the CPU's int8 flags are
+in results.csv).</p>
 <p>Numbers are means over runs (n = number of runs: training seeds, times the folds of a subject-wise k-fold),
 with <b>[95 % confidence intervals]</b> where shown. Every interval comes from the test predictions kept beside each
 result (predictions.npz) by a <b>cluster bootstrap over test subjects</b>: {n_boot} replicates, each drawing the test

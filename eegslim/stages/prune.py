@@ -75,7 +75,7 @@ def run(dataset: str, model: str, baseline_dir: str | Path, windows_h5: str | Pa
         logger.info("prune.schedule gradual applies to unstructured methods; %s is %s", method,
                     "soft (pruned after every epoch)" if METHODS[method].kind == "soft" else "one-shot")
     # the teacher of recovery distill: the unpruned baseline, copied before pruning (which may work in place)
-    distill = (Distillation(copy.deepcopy(net), **options.get("distill", {})) if recovery == "distill" else None)
+    distill = Distillation(copy.deepcopy(net), **options.get("distill", {})) if recovery == "distill" else None
     result = prune_model(net, arch, method, ratio, ctx)
     after = size_stats(result.model, n_chans, n_times)
     logger.info("%s %s@%g: params %d -> %d, nonzero %d -> %d, MACs %d -> %d", model, method, ratio,
